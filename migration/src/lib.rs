@@ -1,0 +1,17 @@
+//! Schema migrations for both backends (PostgreSQL and SQLite), written once with sea-query's builder.
+
+pub use sea_orm_migration::prelude::*;
+
+mod ddl;
+mod m20261122_000001_core;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_core::Migration)]
+    }
+}

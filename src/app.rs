@@ -1,0 +1,157 @@
+//! The HTTP application: `App::build` connects, migrates, binds and reports its port; tests start it exactly as `main` does.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{GraphqlLimits, Settings};
+use crate::db::{self, Db};
+use crate::schema::{self, AppSchema, loaders};
+
+/// What every request shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub limits: GraphqlLimits,
+    pub settings: Arc<Settings>,
+}
+
+#[derive(Clone)]
+struct HttpState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    /// Connects to the database, brings its schema up to date (or refuses to start if it is behind and
+    /// migrating on start is off), and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::connect(&settings.database).await?;
+        if settings.database.auto_migrate {
+            db.migrate_up().await?;
+        } else {
+            let pending = db.pending_migrations().await?;
+            anyhow::ensure!(pending == 0, "the database is {pending} migration(s) behind: run `autoshop migrate` first");
+        }
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let state = AppState { db, limits: settings.graphql, settings: Arc::new(settings) };
+        let router = router(state.clone());
+        Ok(Self { listener, router, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| self.state.settings.listen)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+fn router(app: AppState) -> Router {
+    let development = app.settings.is_development();
+    let schema = schema::build(Some(app.clone()), app.limits, development);
+    let max_body = app.limits.max_body_bytes;
+    let state = HttpState { app, schema: schema.clone() };
+
+    let mut graphql = post(graphql).layer(middleware::from_fn(json_only));
+    if development {
+        graphql = graphql.get(graphiql);
+    }
+    Router::new()
+        .route("/graphql", graphql)
+        .route_service("/graphql/ws", GraphQLSubscription::new(schema))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn graphql(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> GraphQLResponse {
+    let caller = crate::auth::caller_from_request(&headers, Some(peer));
+    let req = req.into_inner().data(caller).data(loaders::for_request(s.app.db.conn.clone()));
+    s.schema.execute(req).await.into()
+}
+
+/// Only `application/json` POSTs reach GraphQL: a cross-site form or `text/plain` POST cannot run a mutation.
+async fn json_only(req: Request, next: Next) -> Response {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if req.method() == Method::POST && !is_json {
+        let body = serde_json::json!({
+            "errors": [{ "message": "send GraphQL as application/json", "extensions": { "code": "unsupported_media_type" } }]
+        });
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response();
+    }
+    next.run(req).await
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+}
+
+async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
+    if s.app.db.ping().await { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "database unreachable") }
+}
+
+async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
+    let mut body = crate::telemetry::metrics().render();
+    // Per-app statement count: handy when several apps share a process, as the tests do.
+    body.push_str(&format!(
+        "# TYPE autoshop_app_db_statements gauge\nautoshop_app_db_statements {}\n",
+        s.app.db.stats.statements()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

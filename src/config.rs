@@ -1,0 +1,243 @@
+//! Typed settings read from the environment: nothing set means the embedded default under ./data.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(v: T) -> Self {
+        Self(v)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// GraphiQL, introspection, readable logs.
+    Development,
+    /// No GraphiQL, no introspection, no field suggestions, JSON logs.
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: Secret<String>,
+    pub max_connections: u32,
+    /// Run pending migrations when serving. On by default for the embedded SQLite file; off for
+    /// PostgreSQL, where many replicas start at once and `autoshop migrate` is a deploy step.
+    pub auto_migrate: bool,
+}
+
+impl DatabaseSettings {
+    pub fn backend(&self) -> Backend {
+        if self.url.expose().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
+    }
+}
+
+/// Bounds on what one GraphQL request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_page_size: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub log_format: LogFormat,
+    pub graphql: GraphqlLimits,
+}
+
+/// A setting that could not be used, naming the variable so the operator knows what to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+/// Every variable Autoshop reads; any other `AUTOSHOP_*` is a typo and stops the start.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("AUTOSHOP_ENV", "development (default) or production"),
+    ("AUTOSHOP_LISTEN", "address to listen on (default 127.0.0.1:8080; port 0 picks a free one)"),
+    ("AUTOSHOP_DATA_DIR", "where the embedded backends keep their files (default ./data)"),
+    ("DATABASE_URL", "postgres://… for PostgreSQL; default sqlite://<data dir>/autoshop.db"),
+    ("AUTOSHOP_DB_MAX_CONNECTIONS", "connection pool size (default 10)"),
+    ("AUTOSHOP_AUTO_MIGRATE", "true/false: migrate on start (default true on SQLite, false on PostgreSQL)"),
+    ("AUTOSHOP_LOG_FORMAT", "pretty or json (default pretty in development, json in production)"),
+    ("AUTOSHOP_MAX_QUERY_DEPTH", "deepest selection a query may nest (default 12)"),
+    ("AUTOSHOP_MAX_QUERY_COMPLEXITY", "cost ceiling of one query (default 20000)"),
+    ("AUTOSHOP_MAX_ALIASES", "field aliases one query may use (default 30)"),
+    ("AUTOSHOP_MAX_PAGE_SIZE", "largest `first`/`last` of a connection (default 100)"),
+    ("AUTOSHOP_MAX_BODY_BYTES", "largest request body (default 262144)"),
+];
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads settings from the given variables; tests pass their own.
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        if let Some(unknown) = vars
+            .keys()
+            .filter(|k| k.starts_with("AUTOSHOP_") && !VARIABLES.iter().any(|(n, _)| n == k))
+            .min()
+        {
+            return Err(ConfigError {
+                variable: unknown.clone(),
+                problem: "unknown variable (see `autoshop --help` for the list)".into(),
+            });
+        }
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let environment = match get("AUTOSHOP_ENV") {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => return Err(bad("AUTOSHOP_ENV", other, "development or production")),
+        };
+        let listen = parse(get("AUTOSHOP_LISTEN"), "AUTOSHOP_LISTEN", "127.0.0.1:8080".parse().ok(), "host:port")?;
+        let data_dir = PathBuf::from(get("AUTOSHOP_DATA_DIR").unwrap_or("./data"));
+        let url = match get("DATABASE_URL") {
+            None => format!("sqlite://{}/autoshop.db?mode=rwc", data_dir.display()),
+            Some(u) if u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://") => u.to_owned(),
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "DATABASE_URL".into(),
+                    problem: "must start with postgres:// or sqlite:".into(),
+                });
+            }
+        };
+        let is_sqlite = url.starts_with("sqlite:");
+        let database = DatabaseSettings {
+            url: Secret::new(url),
+            max_connections: parse(get("AUTOSHOP_DB_MAX_CONNECTIONS"), "AUTOSHOP_DB_MAX_CONNECTIONS", Some(10), "a positive number")?,
+            auto_migrate: parse_bool(get("AUTOSHOP_AUTO_MIGRATE"), "AUTOSHOP_AUTO_MIGRATE", is_sqlite)?,
+        };
+        if database.max_connections == 0 {
+            return Err(bad("AUTOSHOP_DB_MAX_CONNECTIONS", "0", "a positive number"));
+        }
+        let log_format = match get("AUTOSHOP_LOG_FORMAT") {
+            None if environment == Environment::Production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(bad("AUTOSHOP_LOG_FORMAT", other, "pretty or json")),
+        };
+        let graphql = GraphqlLimits {
+            max_depth: positive(get("AUTOSHOP_MAX_QUERY_DEPTH"), "AUTOSHOP_MAX_QUERY_DEPTH", 12)?,
+            max_complexity: positive(get("AUTOSHOP_MAX_QUERY_COMPLEXITY"), "AUTOSHOP_MAX_QUERY_COMPLEXITY", 20_000)?,
+            max_aliases: positive(get("AUTOSHOP_MAX_ALIASES"), "AUTOSHOP_MAX_ALIASES", 30)?,
+            max_page_size: positive(get("AUTOSHOP_MAX_PAGE_SIZE"), "AUTOSHOP_MAX_PAGE_SIZE", 100)?,
+            max_body_bytes: positive(get("AUTOSHOP_MAX_BODY_BYTES"), "AUTOSHOP_MAX_BODY_BYTES", 256 * 1024)?,
+        };
+        Ok(Self { environment, listen, data_dir, database, log_format, graphql })
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == Environment::Development
+    }
+}
+
+fn bad(variable: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError { variable: variable.into(), problem: format!("`{value}` is not {expected}") }
+}
+
+fn parse<T: FromStr>(raw: Option<&str>, variable: &str, default: Option<T>, expected: &str) -> Result<T, ConfigError> {
+    match raw {
+        Some(v) => v.parse().map_err(|_| bad(variable, v, expected)),
+        None => default.ok_or_else(|| ConfigError { variable: variable.into(), problem: "is required".into() }),
+    }
+}
+
+fn positive(raw: Option<&str>, variable: &str, default: usize) -> Result<usize, ConfigError> {
+    let v: usize = parse(raw, variable, Some(default), "a positive number")?;
+    if v == 0 { Err(bad(variable, "0", "a positive number")) } else { Ok(v) }
+}
+
+fn parse_bool(raw: Option<&str>, variable: &str, default: bool) -> Result<bool, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(bad(variable, other, "true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn nothing_set_means_the_embedded_default() {
+        let s = Settings::from_vars(vars(&[])).expect("defaults");
+        assert_eq!(s.database.backend(), Backend::Sqlite);
+        assert!(s.database.url.expose().contains("data/autoshop.db"));
+        assert!(s.database.auto_migrate);
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn postgres_does_not_migrate_on_start_unless_asked() {
+        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://u:pw@db/shop")])).expect("pg");
+        assert_eq!(s.database.backend(), Backend::Postgres);
+        assert!(!s.database.auto_migrate);
+    }
+
+    #[test]
+    fn unknown_values_and_variables_fail_naming_the_variable() {
+        let e = Settings::from_vars(vars(&[("AUTOSHOP_ENV", "prod")])).expect_err("bad env");
+        assert_eq!(e.variable, "AUTOSHOP_ENV");
+        let e = Settings::from_vars(vars(&[("AUTOSHOP_LISTN", "x")])).expect_err("typo");
+        assert_eq!(e.variable, "AUTOSHOP_LISTN");
+        let e = Settings::from_vars(vars(&[("AUTOSHOP_MAX_PAGE_SIZE", "0")])).expect_err("zero");
+        assert_eq!(e.variable, "AUTOSHOP_MAX_PAGE_SIZE");
+        let e = Settings::from_vars(vars(&[("DATABASE_URL", "mysql://x")])).expect_err("mysql");
+        assert_eq!(e.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://u:hunter2@db/shop")])).expect("pg");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

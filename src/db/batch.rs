@@ -1,0 +1,106 @@
+//! Batched reads for the DataLoaders: one statement per relation per request level, whatever the row count.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::str::FromStr;
+
+use entity::invoices;
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, IdenStatic, ModelTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+};
+use uuid::Uuid;
+
+fn uuid_of<M: ModelTrait>(m: &M, col: <M::Entity as EntityTrait>::Column) -> Option<Uuid> {
+    match m.get(col) {
+        Value::Uuid(Some(u)) => Some(u),
+        _ => None,
+    }
+}
+
+fn id_column<E: EntityTrait>() -> Result<E::Column, DbErr> {
+    E::Column::from_str("id").map_err(|_| DbErr::Custom(format!("{} has no id column", E::default().table_name())))
+}
+
+/// Rows of `E` with the given ids, keyed by id.
+pub async fn by_ids<E: EntityTrait>(conn: &DatabaseConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, E::Model>, DbErr> {
+    let id = id_column::<E>()?;
+    let rows = E::find().filter(id.is_in(ids.iter().copied())).all(conn).await?;
+    Ok(rows.into_iter().filter_map(|m| uuid_of(&m, id).map(|k| (k, m))).collect())
+}
+
+/// Groups rows by a key, keeping their order.
+fn group<K: Hash + Eq, M>(rows: Vec<M>, key: impl Fn(&M) -> Option<K>) -> HashMap<K, Vec<M>> {
+    let mut out: HashMap<K, Vec<M>> = HashMap::new();
+    for m in rows {
+        if let Some(k) = key(&m) {
+            out.entry(k).or_default().push(m);
+        }
+    }
+    out
+}
+
+/// All children of each parent, ordered by `order` ascending.
+pub async fn children<E: EntityTrait>(
+    conn: &DatabaseConnection,
+    parent: E::Column,
+    order: E::Column,
+    condition: Condition,
+    parents: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<E::Model>>, DbErr> {
+    let rows = E::find()
+        .filter(parent.is_in(parents.iter().copied()))
+        .filter(condition)
+        .order_by_asc(order)
+        .order_by_asc(id_column::<E>()?)
+        .all(conn)
+        .await?;
+    Ok(group(rows, |m| uuid_of(m, parent)))
+}
+
+/// The newest `limit` children of each parent (by `order`, descending), in one statement:
+/// a window function numbers each parent's rows and the outer query keeps the first few.
+pub async fn newest_children<E: EntityTrait>(
+    conn: &DatabaseConnection,
+    parent: E::Column,
+    order: E::Column,
+    condition: Condition,
+    parents: &[Uuid],
+    limit: u64,
+) -> Result<HashMap<Uuid, Vec<E::Model>>, DbErr> {
+    let rank = format!(
+        "ROW_NUMBER() OVER (PARTITION BY {p} ORDER BY {o} DESC, id DESC)",
+        p = parent.as_str(),
+        o = order.as_str()
+    );
+    let mut inner = E::find().filter(parent.is_in(parents.iter().copied())).filter(condition).into_query();
+    inner.expr_as(Expr::cust(rank), Alias::new("rn"));
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("rn")).lte(limit))
+        .order_by(Alias::new(parent.as_str()), sea_orm::Order::Asc)
+        .order_by(Alias::new("rn"), sea_orm::Order::Asc)
+        .to_owned();
+    let stmt = conn.get_database_backend().build(&outer);
+    let rows = E::find().from_raw_sql(stmt).all(conn).await?;
+    Ok(group(rows, |m| uuid_of(m, parent)))
+}
+
+/// What each customer still owes on issued invoices, in minor units.
+pub async fn balances_due(conn: &DatabaseConnection, customers: &[Uuid]) -> Result<HashMap<Uuid, i64>, DbErr> {
+    use invoices::Column as C;
+    let rows: Vec<(Uuid, i64)> = invoices::Entity::find()
+        .select_only()
+        .column(C::CustomerId)
+        .column_as(Expr::cust("CAST(SUM(total_minor - paid_minor) AS BIGINT)"), "due")
+        .filter(C::CustomerId.is_in(customers.iter().copied()))
+        .filter(C::Status.is_in(["issued", "partially_paid"]))
+        .filter(C::DeletedAt.is_null())
+        .group_by(C::CustomerId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -1,0 +1,191 @@
+//! Relay-style keyset pagination over any entity: opaque cursors bound to their sort order, stable under inserts,
+//! and a `totalCount` that costs a query only when someone asks for it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// How a sort column's values travel inside a cursor.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyKind {
+    Text,
+    Time,
+    Int,
+}
+
+/// One sort order of a list: a non-null column, ties broken by `id` in the same direction.
+#[derive(Debug)]
+pub struct SortKey<E: EntityTrait> {
+    /// Written into cursors so a cursor of one order is refused by another.
+    pub name: &'static str,
+    pub column: E::Column,
+    pub id: E::Column,
+    pub kind: KeyKind,
+    pub descending: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+
+impl PageArgs {
+    /// The page size asked for, within `1..=max`.
+    pub fn limit(&self, max: usize) -> AppResult<usize> {
+        if self.first.is_some() && self.last.is_some() {
+            return Err(AppError::invalid("last", "invalid_page_args", "give `first` or `last`, not both"));
+        }
+        let (field, n) = match (self.first, self.last) {
+            (Some(n), _) => ("first", n),
+            (_, Some(n)) => ("last", n),
+            _ => return Ok(DEFAULT_PAGE_SIZE.min(max)),
+        };
+        let n = usize::try_from(n)
+            .map_err(|_| AppError::invalid(field, "invalid_page_args", format!("`{field}` cannot be negative")))?;
+        if n > max {
+            return Err(AppError::invalid(field, "page_size_exceeded", format!("`{field}` is at most {max}")));
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+pub struct Page<M> {
+    pub rows: Vec<(String, M)>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+}
+
+/// Runs `select` as one page of `sort`. One statement, whatever the page size.
+pub async fn paginate<E>(
+    conn: &DatabaseConnection,
+    select: Select<E>,
+    sort: &SortKey<E>,
+    args: &PageArgs,
+    max: usize,
+) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    let limit = args.limit(max)?;
+    let backward = args.last.is_some();
+    let mut select = select;
+    if let Some(c) = &args.after {
+        select = select.filter(beyond(sort, decode(sort, c)?, !sort.descending));
+    }
+    if let Some(c) = &args.before {
+        select = select.filter(beyond(sort, decode(sort, c)?, sort.descending));
+    }
+    let ascending = sort.descending == backward;
+    let order = if ascending { Order::Asc } else { Order::Desc };
+    let mut rows = select
+        .order_by(sort.column, order.clone())
+        .order_by(sort.id, order)
+        .limit(limit as u64 + 1)
+        .all(conn)
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    if backward {
+        rows.reverse();
+    }
+    let rows = rows
+        .into_iter()
+        .map(|m| Ok((encode(sort, &m)?, m)))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(Page {
+        rows,
+        has_previous_page: if backward { more } else { args.after.is_some() },
+        has_next_page: if backward { args.before.is_some() } else { more },
+    })
+}
+
+/// Rows strictly after (`upward`) or before the cursor's position in ascending key order.
+fn beyond<E: EntityTrait>(sort: &SortKey<E>, (value, id): (Value, Uuid), upward: bool) -> Condition {
+    let (key_past, id_past) = if upward {
+        (sort.column.gt(value.clone()), sort.id.gt(id))
+    } else {
+        (sort.column.lt(value.clone()), sort.id.lt(id))
+    };
+    Condition::any().add(key_past).add(Condition::all().add(sort.column.eq(value)).add(id_past))
+}
+
+fn invalid_cursor() -> AppError {
+    AppError::invalid("after", "invalid_cursor", "the cursor is malformed or belongs to another list or order")
+}
+
+fn encode<E: EntityTrait>(sort: &SortKey<E>, model: &E::Model) -> AppResult<String> {
+    let key = match model.get(sort.column) {
+        Value::String(Some(s)) => json!(s),
+        Value::ChronoDateTimeUtc(Some(t)) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        Value::BigInt(Some(i)) => json!(i),
+        Value::Int(Some(i)) => json!(i),
+        other => return Err(AppError::internal(anyhow::anyhow!("unsupported sort key value {other:?}"))),
+    };
+    let id = match model.get(sort.id) {
+        Value::Uuid(Some(u)) => u,
+        other => return Err(AppError::internal(anyhow::anyhow!("sort tie-breaker is not a uuid: {other:?}"))),
+    };
+    let raw = serde_json::to_vec(&json!([sort.name, key, id])).map_err(AppError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+fn decode<E: EntityTrait>(sort: &SortKey<E>, cursor: &str) -> AppResult<(Value, Uuid)> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid_cursor())?;
+    let (name, key, id): (String, serde_json::Value, Uuid) =
+        serde_json::from_slice(&raw).map_err(|_| invalid_cursor())?;
+    if name != sort.name {
+        return Err(invalid_cursor());
+    }
+    let value = match (sort.kind, key) {
+        (KeyKind::Text, serde_json::Value::String(s)) => Value::from(s),
+        (KeyKind::Time, serde_json::Value::String(s)) => {
+            Value::from(s.parse::<DateTime<Utc>>().map_err(|_| invalid_cursor())?)
+        }
+        (KeyKind::Int, serde_json::Value::Number(n)) => Value::from(n.as_i64().ok_or_else(invalid_cursor)?),
+        _ => return Err(invalid_cursor()),
+    };
+    Ok((value, id))
+}
+
+/// `SELECT COUNT(*)` over a list's filter, run only if a client selects `totalCount`.
+#[derive(Clone, Debug)]
+pub struct CountQuery {
+    conn: DatabaseConnection,
+    statement: Statement,
+}
+
+impl CountQuery {
+    pub fn new<E: EntityTrait>(conn: &DatabaseConnection, select: &Select<E>) -> Self {
+        let inner = select.clone().into_query();
+        let outer = Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from_subquery(inner, Alias::new("t"))
+            .to_owned();
+        let statement = conn.get_database_backend().build(&outer);
+        Self { conn: conn.clone(), statement }
+    }
+
+    pub async fn run(&self) -> AppResult<i64> {
+        let row = self.conn.query_one_raw(self.statement.clone()).await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64>("", "n")?,
+            None => 0,
+        })
+    }
+}

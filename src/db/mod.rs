@@ -1,0 +1,121 @@
+//! The data layer: connections for both backends, keyset pagination, and the SQL of each aggregate.
+
+pub mod batch;
+pub mod keyset;
+pub mod queries;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+use crate::config::{Backend, DatabaseSettings};
+
+/// Counts every statement this connection pool runs: the N+1 tests and `/metrics` read it.
+#[derive(Debug, Default)]
+pub struct DbStats {
+    statements: AtomicU64,
+}
+
+impl DbStats {
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+/// A pool on either backend, with its statement counter.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+    pub stats: Arc<DbStats>,
+    pub backend: Backend,
+}
+
+/// Opens the pool. SQLite gets WAL, a busy timeout and enforced foreign keys on every connection;
+/// its directory is created if missing.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+    let url = settings.url.expose().clone();
+    let backend = settings.backend();
+    if backend == Backend::Sqlite {
+        if let Some(dir) = sqlite_dir(&url) {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(settings.max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    let mut conn = sea_orm::Database::connect(opts).await.context("connecting to the database")?;
+    let stats = Arc::new(DbStats::default());
+    let counter = Arc::clone(&stats);
+    conn.set_metric_callback(move |info| {
+        counter.statements.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("autoshop_db_statements_total", "failed" => if info.failed { "true" } else { "false" }).increment(1);
+        metrics::histogram!("autoshop_db_statement_seconds").record(info.elapsed.as_secs_f64());
+    });
+    Ok(Db { conn, stats, backend })
+}
+
+fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    std::path::Path::new(path).parent().map(|p| p.to_path_buf()).filter(|p| !p.as_os_str().is_empty())
+}
+
+impl Db {
+    pub async fn migrate_up(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.conn, None).await.context("running migrations")
+    }
+
+    pub async fn pending_migrations(&self) -> anyhow::Result<usize> {
+        Ok(Migrator::get_pending_migrations(&self.conn).await.context("reading migration state")?.len())
+    }
+
+    /// A transaction for a read-modify-write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`):
+    /// a deferred transaction that reads and then writes fails at once if another writer got in between.
+    /// On PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside it.
+    pub async fn write_tx(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.conn
+            .begin_with_options(TransactionOptions {
+                isolation_level: None,
+                access_mode: None,
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            })
+            .await
+    }
+
+    /// One round trip: what `/readyz` asks.
+    pub async fn ping(&self) -> bool {
+        self.conn.execute_unprepared("SELECT 1").await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sqlite_directory_is_found_in_the_url() {
+        assert_eq!(sqlite_dir("sqlite://./data/autoshop.db?mode=rwc"), Some("./data".into()));
+        assert_eq!(sqlite_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_dir("sqlite://shop.db"), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! The filtered list queries behind each connection, and the sort orders each list offers.
+
+use entity::{customers, files, invoices, locations, payments, vehicles, work_orders};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
+use uuid::Uuid;
+
+use super::keyset::{KeyKind, SortKey};
+
+/// What a list is ordered by; `descending` flips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    ReceivedAt,
+}
+
+fn key<E: EntityTrait>(name: &'static str, column: E::Column, id: E::Column, kind: KeyKind, descending: bool) -> SortKey<E> {
+    SortKey { name, column, id, kind, descending }
+}
+
+macro_rules! sort_name {
+    ($desc:expr, $asc:literal, $descn:literal) => {
+        if $desc { $descn } else { $asc }
+    };
+}
+
+/// `%needle%` for a case-insensitive `LIKE` on both backends, with the needle's own wildcards escaped.
+fn contains_ci(column: impl sea_orm::sea_query::IntoColumnRef, needle: &str) -> Expr {
+    let escaped: String = needle
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CustomerFilter {
+    pub name_contains: Option<String>,
+    pub location_id: Option<Uuid>,
+    pub include_deleted: bool,
+}
+
+pub fn customers(f: &CustomerFilter) -> Select<customers::Entity> {
+    use customers::Column as C;
+    let mut cond = Condition::all();
+    if !f.include_deleted {
+        cond = cond.add(C::DeletedAt.is_null());
+    }
+    if let Some(n) = f.name_contains.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        cond = cond.add(contains_ci((customers::Entity, C::Name), n));
+    }
+    if let Some(l) = f.location_id {
+        cond = cond.add(C::HomeLocationId.eq(l));
+    }
+    customers::Entity::find().filter(cond)
+}
+
+pub fn customer_sort(by: SortBy, desc: bool) -> SortKey<customers::Entity> {
+    use customers::Column as C;
+    match by {
+        SortBy::Name => key(sort_name!(desc, "name", "-name"), C::Name, C::Id, KeyKind::Text, desc),
+        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
+        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct VehicleFilter {
+    pub customer_id: Option<Uuid>,
+    pub vin: Option<String>,
+    pub plate_number: Option<String>,
+    pub include_deleted: bool,
+}
+
+pub fn vehicles(f: &VehicleFilter) -> Select<vehicles::Entity> {
+    use vehicles::Column as C;
+    let mut cond = Condition::all();
+    if !f.include_deleted {
+        cond = cond.add(C::DeletedAt.is_null());
+    }
+    if let Some(c) = f.customer_id {
+        cond = cond.add(C::CustomerId.eq(c));
+    }
+    if let Some(v) = &f.vin {
+        cond = cond.add(C::Vin.eq(v.clone()));
+    }
+    if let Some(p) = &f.plate_number {
+        cond = cond.add(C::PlateNumber.eq(p.clone()));
+    }
+    vehicles::Entity::find().filter(cond)
+}
+
+pub fn vehicle_sort(by: SortBy, desc: bool) -> SortKey<vehicles::Entity> {
+    use vehicles::Column as C;
+    match by {
+        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
+        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct WorkOrderFilter {
+    pub statuses: Vec<&'static str>,
+    pub location_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub vehicle_id: Option<Uuid>,
+    pub include_deleted: bool,
+}
+
+pub fn work_orders(f: &WorkOrderFilter) -> Select<work_orders::Entity> {
+    use work_orders::Column as C;
+    let mut cond = Condition::all();
+    if !f.include_deleted {
+        cond = cond.add(C::DeletedAt.is_null());
+    }
+    if !f.statuses.is_empty() {
+        cond = cond.add(C::Status.is_in(f.statuses.iter().copied()));
+    }
+    if let Some(v) = f.location_id {
+        cond = cond.add(C::LocationId.eq(v));
+    }
+    if let Some(v) = f.customer_id {
+        cond = cond.add(C::CustomerId.eq(v));
+    }
+    if let Some(v) = f.vehicle_id {
+        cond = cond.add(C::VehicleId.eq(v));
+    }
+    work_orders::Entity::find().filter(cond)
+}
+
+pub fn work_order_sort(by: SortBy, desc: bool) -> SortKey<work_orders::Entity> {
+    use work_orders::Column as C;
+    match by {
+        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
+        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct InvoiceFilter {
+    pub statuses: Vec<&'static str>,
+    pub location_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub work_order_id: Option<Uuid>,
+}
+
+pub fn invoices(f: &InvoiceFilter) -> Select<invoices::Entity> {
+    use invoices::Column as C;
+    let mut cond = Condition::all().add(C::DeletedAt.is_null());
+    if !f.statuses.is_empty() {
+        cond = cond.add(C::Status.is_in(f.statuses.iter().copied()));
+    }
+    if let Some(v) = f.location_id {
+        cond = cond.add(C::LocationId.eq(v));
+    }
+    if let Some(v) = f.customer_id {
+        cond = cond.add(C::CustomerId.eq(v));
+    }
+    if let Some(v) = f.work_order_id {
+        cond = cond.add(C::WorkOrderId.eq(v));
+    }
+    invoices::Entity::find().filter(cond)
+}
+
+pub fn invoice_sort(by: SortBy, desc: bool) -> SortKey<invoices::Entity> {
+    use invoices::Column as C;
+    match by {
+        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
+        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct PaymentFilter {
+    pub invoice_id: Option<Uuid>,
+}
+
+pub fn payments(f: &PaymentFilter) -> Select<payments::Entity> {
+    let mut cond = Condition::all();
+    if let Some(v) = f.invoice_id {
+        cond = cond.add(payments::Column::InvoiceId.eq(v));
+    }
+    payments::Entity::find().filter(cond)
+}
+
+pub fn payment_sort(desc: bool) -> SortKey<payments::Entity> {
+    use payments::Column as C;
+    key(sort_name!(desc, "received", "-received"), C::ReceivedAt, C::Id, KeyKind::Time, desc)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct FileFilter {
+    pub parent_id: Option<Uuid>,
+    pub include_pending: bool,
+}
+
+pub fn files(f: &FileFilter) -> Select<files::Entity> {
+    use files::Column as C;
+    let mut cond = Condition::all().add(C::DeletedAt.is_null());
+    if !f.include_pending {
+        cond = cond.add(C::Status.eq("ready"));
+    }
+    if let Some(v) = f.parent_id {
+        cond = cond.add(C::ParentId.eq(v));
+    }
+    files::Entity::find().filter(cond)
+}
+
+pub fn file_sort(desc: bool) -> SortKey<files::Entity> {
+    use files::Column as C;
+    key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc)
+}
+
+pub fn locations() -> Select<locations::Entity> {
+    locations::Entity::find().filter(locations::Column::DeletedAt.is_null())
+}
+
+pub fn location_sort() -> SortKey<locations::Entity> {
+    use locations::Column as C;
+    key("name", C::Name, C::Id, KeyKind::Text, false)
+}

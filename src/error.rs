@@ -1,0 +1,135 @@
+//! The one error type: every failure has a stable snake_case code; internals are logged once and never sent.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+use crate::domain::ParseError;
+
+/// Everything a service or resolver can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input for a field: becomes a `UserError` in a mutation payload, or a top-level error in a query.
+    #[error("{message}")]
+    Invalid { field: Vec<String>, code: &'static str, message: String },
+    #[error("the record was changed by someone else; reload it and try again")]
+    Conflict { field: Vec<String> },
+    #[error("not found")]
+    NotFound,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("too many requests; slow down")]
+    RateLimited,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field_path(field), code, message: message.into() }
+    }
+
+    /// A raw value for `field` that its newtype refused.
+    pub fn parse(field: &str, e: ParseError) -> Self {
+        Self::Invalid { field: field_path(field), code: e.code, message: e.message }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The stable code clients branch on; listed in frontend-contract/error-codes.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { code, .. } => code,
+            Self::Conflict { .. } => "conflict",
+            Self::NotFound => "not_found",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Errors the user can fix by changing the input: these go into a payload's `errors`.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, Self::Invalid { .. } | Self::Conflict { .. })
+    }
+
+    pub fn field(&self) -> &[String] {
+        match self {
+            Self::Invalid { field, .. } | Self::Conflict { field } => field,
+            _ => &[],
+        }
+    }
+}
+
+fn field_path(field: &str) -> Vec<String> {
+    if field.is_empty() { Vec::new() } else { field.split('.').map(str::to_owned).collect() }
+}
+
+/// Unique indexes whose violation is the user's to fix: (PostgreSQL index name, SQLite's `table.column`, field, code).
+const UNIQUE_RULES: &[(&str, &str, &str, &str)] = &[
+    ("ux_vehicles_vin", "vehicles.vin", "vin", "vin_taken"),
+    ("ux_users_email", "users.email", "email", "email_taken"),
+    ("ux_payments_idempotency_key", "payments.idempotency_key", "idempotencyKey", "idempotency_key_reused"),
+    ("ux_directory_entries_code", "directory_entries.code", "code", "code_taken"),
+    ("ux_invoices_work_order", "invoices.work_order_id", "workOrderId", "invoice_exists"),
+];
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(msg)) => {
+                match UNIQUE_RULES.iter().find(|(pg, lite, _, _)| msg.contains(pg) || msg.contains(lite)) {
+                    Some((_, _, field, code)) => AppError::invalid(field, code, "this value is already in use"),
+                    None => AppError::Internal(e.into()),
+                }
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                AppError::invalid("", "reference_not_found", "a record this one refers to does not exist")
+            }
+            _ => AppError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        if let AppError::Internal(cause) = &e {
+            // Logged here, once, with the whole chain; the client only learns that it failed.
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+        let code = e.code();
+        let field = e.field().to_vec();
+        async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if !field.is_empty() {
+                ext.set("field", field.clone());
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let e = AppError::internal(anyhow::anyhow!("connection refused at 10.0.0.5"));
+        let g: async_graphql::Error = e.into();
+        assert_eq!(g.message, "internal error");
+        assert!(!format!("{:?}", g.extensions).contains("10.0.0.5"));
+    }
+
+    #[test]
+    fn codes_are_snake_case() {
+        for e in [AppError::NotFound, AppError::Forbidden, AppError::Conflict { field: vec![] }] {
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+}

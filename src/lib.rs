@@ -1,0 +1,17 @@
+//! Autoshop: the GraphQL backend-for-frontend of a CRM for auto repair shops.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod resolvers;
+pub mod schema;
+pub mod seed;
+pub mod services;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Settings;

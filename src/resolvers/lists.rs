@@ -1,0 +1,241 @@
+//! The list queries: Relay connections with filters, a sort and keyset cursors.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+
+use crate::db::keyset::PageArgs;
+use crate::db::queries::{self, SortBy};
+use crate::domain::{InvoiceStatus, WorkOrderStatus};
+use crate::schema::connection::{Conn, connection};
+use crate::schema::types::*;
+use crate::schema::{ids, state};
+use crate::services::reads;
+
+#[derive(Default)]
+pub struct ListQuery;
+
+fn page(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> PageArgs {
+    PageArgs { first, after, last, before }
+}
+
+fn opt_id(kind: &str, id: Option<&ID>, field: &str) -> Result<Option<uuid::Uuid>> {
+    Ok(id.map(|i| ids::decode_as(kind, i, field)).transpose()?)
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum CustomerSort {
+    #[default]
+    NameAsc,
+    NameDesc,
+    CreatedAtAsc,
+    CreatedAtDesc,
+    UpdatedAtDesc,
+}
+
+#[derive(InputObject, Default)]
+pub struct CustomerFilter {
+    /// Case-insensitive part of the name.
+    pub name_contains: Option<String>,
+    pub home_location_id: Option<ID>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum RecordSort {
+    #[default]
+    CreatedAtDesc,
+    CreatedAtAsc,
+    UpdatedAtDesc,
+    UpdatedAtAsc,
+}
+
+impl RecordSort {
+    fn key(self) -> (SortBy, bool) {
+        match self {
+            Self::CreatedAtDesc => (SortBy::CreatedAt, true),
+            Self::CreatedAtAsc => (SortBy::CreatedAt, false),
+            Self::UpdatedAtDesc => (SortBy::UpdatedAt, true),
+            Self::UpdatedAtAsc => (SortBy::UpdatedAt, false),
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct VehicleFilter {
+    pub customer_id: Option<ID>,
+    /// The full VIN.
+    pub vin: Option<String>,
+    /// Any spelling: spaces and dashes are ignored.
+    pub plate_number: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct WorkOrderFilter {
+    /// Any of these statuses; all when empty.
+    #[graphql(default)]
+    pub statuses: Vec<WorkOrderStatus>,
+    pub location_id: Option<ID>,
+    pub customer_id: Option<ID>,
+    pub vehicle_id: Option<ID>,
+}
+
+#[derive(InputObject, Default)]
+pub struct InvoiceFilter {
+    #[graphql(default)]
+    pub statuses: Vec<InvoiceStatus>,
+    pub location_id: Option<ID>,
+    pub customer_id: Option<ID>,
+    pub work_order_id: Option<ID>,
+}
+
+#[Object]
+impl ListQuery {
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] filter: CustomerFilter,
+        #[graphql(default)] sort: CustomerSort,
+    ) -> Result<Conn<Customer>> {
+        let f = queries::CustomerFilter {
+            name_contains: filter.name_contains,
+            location_id: opt_id("Location", filter.home_location_id.as_ref(), "filter.homeLocationId")?,
+            include_deleted: false,
+        };
+        let (by, desc) = match sort {
+            CustomerSort::NameAsc => (SortBy::Name, false),
+            CustomerSort::NameDesc => (SortBy::Name, true),
+            CustomerSort::CreatedAtAsc => (SortBy::CreatedAt, false),
+            CustomerSort::CreatedAtDesc => (SortBy::CreatedAt, true),
+            CustomerSort::UpdatedAtDesc => (SortBy::UpdatedAt, true),
+        };
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::customers(&f), &queries::customer_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, Customer))
+    }
+
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn vehicles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] filter: VehicleFilter,
+        #[graphql(default)] sort: RecordSort,
+    ) -> Result<Conn<Vehicle>> {
+        let f = queries::VehicleFilter {
+            customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
+            vin: filter.vin.map(|v| v.trim().to_ascii_uppercase()),
+            plate_number: filter
+                .plate_number
+                .map(|p| p.parse::<crate::domain::PlateNumber>().map(|p| p.into_inner()))
+                .transpose()
+                .map_err(|e| crate::error::AppError::parse("filter.plateNumber", e))?,
+            include_deleted: false,
+        };
+        let (by, desc) = sort.key();
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::vehicles(&f), &queries::vehicle_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, Vehicle))
+    }
+
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn work_orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] filter: WorkOrderFilter,
+        #[graphql(default)] sort: RecordSort,
+    ) -> Result<Conn<WorkOrder>> {
+        let f = queries::WorkOrderFilter {
+            statuses: filter.statuses.iter().map(|s| s.as_str()).collect(),
+            location_id: opt_id("Location", filter.location_id.as_ref(), "filter.locationId")?,
+            customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
+            vehicle_id: opt_id("Vehicle", filter.vehicle_id.as_ref(), "filter.vehicleId")?,
+            include_deleted: false,
+        };
+        let (by, desc) = sort.key();
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::work_orders(&f), &queries::work_order_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, WorkOrder))
+    }
+
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default)] filter: InvoiceFilter,
+        #[graphql(default)] sort: RecordSort,
+    ) -> Result<Conn<Invoice>> {
+        let f = queries::InvoiceFilter {
+            statuses: filter.statuses.iter().map(|s| s.as_str()).collect(),
+            location_id: opt_id("Location", filter.location_id.as_ref(), "filter.locationId")?,
+            customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
+            work_order_id: opt_id("WorkOrder", filter.work_order_id.as_ref(), "filter.workOrderId")?,
+        };
+        let (by, desc) = sort.key();
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::invoices(&f), &queries::invoice_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, Invoice))
+    }
+
+    /// Payments and refunds, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn payments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        invoice_id: Option<ID>,
+    ) -> Result<Conn<Payment>> {
+        let f = queries::PaymentFilter { invoice_id: opt_id("Invoice", invoice_id.as_ref(), "invoiceId")? };
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::payments(&f), &queries::payment_sort(true), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, Payment))
+    }
+
+    /// File metadata, newest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(desc = "The record the files are attached to.")] parent_id: Option<ID>,
+    ) -> Result<Conn<File>> {
+        let parent = parent_id.as_ref().map(|i| ids::decode(i, "parentId")).transpose()?.map(|(_, k)| k);
+        let f = queries::FileFilter { parent_id: parent, include_pending: false };
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::files(&f), &queries::file_sort(true), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, File))
+    }
+
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn locations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Location>> {
+        let s = state(ctx);
+        let l = reads::list(&s.db, queries::locations(), &queries::location_sort(), &page(first, after, last, before), s.limits.max_page_size).await?;
+        Ok(connection(l.page, l.count, Location))
+    }
+}

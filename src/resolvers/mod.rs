@@ -1,0 +1,20 @@
+//! The query and mutation roots. Each resolver parses its input, calls one service and maps the result.
+
+mod customers;
+mod lists;
+mod node;
+mod vehicles;
+
+use async_graphql::{Context, MergedObject};
+
+use crate::services::Caller;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(node::NodeQuery, lists::ListQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(customers::CustomerMutation, vehicles::VehicleMutation);
+
+fn caller(ctx: &Context<'_>) -> Caller {
+    ctx.data_opt::<Caller>().cloned().unwrap_or_default()
+}

@@ -1,0 +1,31 @@
+//! Relay connections built from keyset pages, with a `totalCount` that runs only when selected.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Object, OutputType, Result};
+
+use crate::db::keyset::{CountQuery, Page};
+
+/// Extra fields on every connection.
+pub struct ConnectionExtras {
+    count: CountQuery,
+}
+
+#[Object]
+impl ConnectionExtras {
+    /// How many records match the filter, ignoring paging. Costs one query, so ask only when shown.
+    async fn total_count(&self) -> Result<i64> {
+        Ok(self.count.run().await?)
+    }
+}
+
+pub type Conn<N> = Connection<String, N, ConnectionExtras, EmptyFields>;
+
+pub fn connection<M, N: OutputType>(page: Page<M>, count: CountQuery, node: impl Fn(M) -> N) -> Conn<N> {
+    let mut c = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        ConnectionExtras { count },
+    );
+    c.edges.extend(page.rows.into_iter().map(|(cursor, m)| Edge::new(cursor, node(m))));
+    c
+}

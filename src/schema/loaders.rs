@@ -1,0 +1,209 @@
+//! Every relation goes through this request-scoped DataLoader: keys collected in one tick become one statement.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{
+    files, invoice_lines, invoices, payments, vehicles, work_order_lines, work_order_mechanics,
+    work_order_status_changes, work_orders,
+};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait};
+use uuid::Uuid;
+
+use crate::db::batch;
+use crate::error::AppError;
+
+/// Loads rows for one request; its cache lives as long as the request.
+pub struct DbLoader {
+    conn: DatabaseConnection,
+}
+
+pub type Loaders = DataLoader<DbLoader>;
+
+pub fn for_request(conn: DatabaseConnection) -> Loaders {
+    DataLoader::new(DbLoader { conn }, tokio::spawn)
+}
+
+pub type LoadError = Arc<DbErr>;
+
+impl From<LoadError> for AppError {
+    fn from(e: LoadError) -> Self {
+        AppError::internal(e)
+    }
+}
+
+/// Declares a key type carrying a UUID (and maybe a page size) and a marker type, with the trait impls
+/// that `derive` would over-constrain by requiring the marker to implement them too.
+macro_rules! marker_key {
+    ($name:ident($($field:ident: $ty:ty),+)) => {
+        pub struct $name<T>($(pub $ty,)+ PhantomData<fn() -> T>);
+
+        impl<T> $name<T> {
+            pub fn new($($field: $ty),+) -> Self {
+                Self($($field,)+ PhantomData)
+            }
+
+            fn parts(&self) -> ($($ty,)+) {
+                let Self($($field,)+ _) = self;
+                ($(*$field,)+)
+            }
+        }
+
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<T> Copy for $name<T> {}
+        impl<T> PartialEq for $name<T> {
+            fn eq(&self, o: &Self) -> bool {
+                self.parts() == o.parts()
+            }
+        }
+        impl<T> Eq for $name<T> {}
+        impl<T> Hash for $name<T> {
+            fn hash<H: Hasher>(&self, h: &mut H) {
+                self.parts().hash(h);
+            }
+        }
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{:?}", stringify!($name), self.parts())
+            }
+        }
+    };
+}
+
+marker_key!(ById(id: Uuid));
+marker_key!(ChildrenOf(id: Uuid));
+marker_key!(NewestOf(id: Uuid, limit: u64));
+
+impl<E> Loader<ById<E>> for DbLoader
+where
+    E: EntityTrait + Send + Sync,
+    E::Model: Clone + Send + Sync,
+{
+    type Value = E::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, E::Model>, LoadError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = batch::by_ids::<E>(&self.conn, &ids).await?;
+        Ok(rows.into_iter().map(|(id, m)| (ById::new(id), m)).collect())
+    }
+}
+
+/// A one-to-many relation: which column points at the parent, how children are ordered, which are visible.
+pub trait HasMany: Send + Sync + 'static {
+    type Child: EntityTrait<Model: Clone + Send + Sync> + Send + Sync;
+    fn parent() -> <Self::Child as EntityTrait>::Column;
+    fn order() -> <Self::Child as EntityTrait>::Column;
+    fn visible() -> Condition {
+        Condition::all()
+    }
+}
+
+impl<R: HasMany> Loader<ChildrenOf<R>> for DbLoader {
+    type Value = Vec<<R::Child as EntityTrait>::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ChildrenOf<R>]) -> Result<HashMap<ChildrenOf<R>, Self::Value>, LoadError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = batch::children::<R::Child>(&self.conn, R::parent(), R::order(), R::visible(), &ids).await?;
+        Ok(rows.into_iter().map(|(id, v)| (ChildrenOf::new(id), v)).collect())
+    }
+}
+
+impl<R: HasMany> Loader<NewestOf<R>> for DbLoader {
+    type Value = Vec<<R::Child as EntityTrait>::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[NewestOf<R>]) -> Result<HashMap<NewestOf<R>, Self::Value>, LoadError> {
+        // Keys asking for different page sizes are rare; each size is one statement.
+        let mut by_limit: HashMap<u64, Vec<Uuid>> = HashMap::new();
+        for k in keys {
+            by_limit.entry(k.1).or_default().push(k.0);
+        }
+        let mut out = HashMap::new();
+        for (limit, ids) in by_limit {
+            let rows =
+                batch::newest_children::<R::Child>(&self.conn, R::parent(), R::order(), R::visible(), &ids, limit)
+                    .await?;
+            out.extend(rows.into_iter().map(|(id, v)| (NewestOf::new(id, limit), v)));
+        }
+        Ok(out)
+    }
+}
+
+/// What a customer owes on issued invoices.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct BalanceDue(pub Uuid);
+
+impl Loader<BalanceDue> for DbLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[BalanceDue]) -> Result<HashMap<BalanceDue, i64>, LoadError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = batch::balances_due(&self.conn, &ids).await?;
+        Ok(rows.into_iter().map(|(k, v)| (BalanceDue(k), v)).collect())
+    }
+}
+
+macro_rules! has_many {
+    ($(#[$m:meta])* $name:ident: $child:ident by $parent:ident ordered $order:ident $(where $visible:expr)?) => {
+        $(#[$m])*
+        pub struct $name;
+
+        impl HasMany for $name {
+            type Child = $child::Entity;
+            fn parent() -> $child::Column {
+                $child::Column::$parent
+            }
+            fn order() -> $child::Column {
+                $child::Column::$order
+            }
+            $(fn visible() -> Condition {
+                $visible
+            })?
+        }
+    };
+}
+
+has_many!(
+    /// A customer's vehicles that are not deleted.
+    VehiclesOfCustomer: vehicles by CustomerId ordered CreatedAt
+        where Condition::all().add(vehicles::Column::DeletedAt.is_null())
+);
+has_many!(
+    /// A customer's work orders, newest first through [`NewestOf`].
+    WorkOrdersOfCustomer: work_orders by CustomerId ordered CreatedAt
+        where Condition::all().add(work_orders::Column::DeletedAt.is_null())
+);
+has_many!(
+    WorkOrdersOfVehicle: work_orders by VehicleId ordered CreatedAt
+        where Condition::all().add(work_orders::Column::DeletedAt.is_null())
+);
+has_many!(
+    InvoicesOfCustomer: invoices by CustomerId ordered CreatedAt
+        where Condition::all().add(invoices::Column::DeletedAt.is_null())
+);
+has_many!(LinesOfWorkOrder: work_order_lines by WorkOrderId ordered Position);
+has_many!(MechanicsOfWorkOrder: work_order_mechanics by WorkOrderId ordered CreatedAt);
+has_many!(StatusChangesOfWorkOrder: work_order_status_changes by WorkOrderId ordered CreatedAt);
+has_many!(
+    /// The invoices of a work order that are not void: at most one, by a unique index.
+    LiveInvoiceOfWorkOrder: invoices by WorkOrderId ordered CreatedAt
+        where Condition::all().add(invoices::Column::DeletedAt.is_null()).add(invoices::Column::Status.ne("void"))
+);
+has_many!(LinesOfInvoice: invoice_lines by InvoiceId ordered Position);
+has_many!(PaymentsOfInvoice: payments by InvoiceId ordered ReceivedAt);
+has_many!(
+    /// Files attached to any record (ids are unique across tables), ready and not deleted.
+    FilesOfRecord: files by ParentId ordered CreatedAt
+        where Condition::all().add(files::Column::DeletedAt.is_null()).add(files::Column::Status.eq("ready"))
+);

@@ -1,0 +1,579 @@
+//! The object types the SPA reads, each mapped from its entity; relations resolve through the DataLoader.
+
+use async_graphql::{Context, ID, Interface, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{
+    customers, files, invoice_lines, invoices, locations, payments, users, vehicles, work_order_lines,
+    work_order_status_changes, work_orders,
+};
+
+use super::loaders::*;
+use super::{children, corrupt, ids, load, newest};
+use crate::domain::{
+    ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate, UserStatus,
+    WorkOrderStatus,
+};
+use crate::error::AppError;
+
+/// Any object with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The object's opaque global id."))]
+pub enum Node {
+    Location(Location),
+    User(User),
+    Customer(Customer),
+    Vehicle(Vehicle),
+    WorkOrder(WorkOrder),
+    WorkOrderLine(WorkOrderLine),
+    Invoice(Invoice),
+    InvoiceLine(InvoiceLine),
+    Payment(Payment),
+    File(File),
+}
+
+fn stored<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    parse(value).ok_or_else(|| corrupt(what, value).into())
+}
+
+fn small(what: &str, v: i64) -> Result<i32> {
+    i32::try_from(v).map_err(|_| corrupt(what, &v.to_string()).into())
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// A shop branch.
+pub struct Location(pub locations::Model);
+
+#[Object]
+impl Location {
+    async fn id(&self) -> ID {
+        ids::encode("Location", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn address(&self) -> Option<&str> {
+        self.0.address.as_deref()
+    }
+    /// IANA time zone of the branch, e.g. `Europe/Berlin`.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+}
+
+/// A member of staff.
+pub struct User(pub users::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ids::encode("User", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn status(&self) -> Result<UserStatus> {
+        stored("user status", &self.0.status, UserStatus::from_stored)
+    }
+    async fn last_login_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_login_at
+    }
+}
+
+/// A person or company the shop serves.
+pub struct Customer(pub customers::Model);
+
+#[Object]
+impl Customer {
+    async fn id(&self) -> ID {
+        ids::encode("Customer", self.0.id)
+    }
+    async fn kind(&self) -> Result<CustomerKind> {
+        stored("customer kind", &self.0.kind, CustomerKind::from_stored)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Phone numbers, normalised to digits with an optional leading `+`.
+    async fn phones(&self) -> Vec<String> {
+        strings(&self.0.phones)
+    }
+    async fn emails(&self) -> Vec<String> {
+        strings(&self.0.emails)
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    async fn marketing_consent(&self) -> bool {
+        self.0.marketing_consent
+    }
+    async fn home_location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
+        let Some(id) = self.0.home_location_id else { return Ok(None) };
+        Ok(load::<locations::Entity>(ctx, id).await?.map(Location))
+    }
+    /// The customer's vehicles, oldest first.
+    async fn vehicles(&self, ctx: &Context<'_>) -> Result<Vec<Vehicle>> {
+        Ok(children::<VehiclesOfCustomer>(ctx, self.0.id).await?.into_iter().map(Vehicle).collect())
+    }
+    /// The newest work orders, for the customer card's history.
+    #[graphql(complexity = "(limit.max(0) as usize) * child_complexity")]
+    async fn recent_work_orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
+    ) -> Result<Vec<WorkOrder>> {
+        Ok(newest::<WorkOrdersOfCustomer>(ctx, self.0.id, limit).await?.into_iter().map(WorkOrder).collect())
+    }
+    #[graphql(complexity = "(limit.max(0) as usize) * child_complexity")]
+    async fn recent_invoices(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
+    ) -> Result<Vec<Invoice>> {
+        Ok(newest::<InvoicesOfCustomer>(ctx, self.0.id, limit).await?.into_iter().map(Invoice).collect())
+    }
+    /// What the customer still owes on issued invoices.
+    async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
+        let due = super::loaders_for(ctx).load_one(BalanceDue(self.0.id)).await.map_err(AppError::from)?;
+        Ok(Money::from_minor(due.unwrap_or(0)))
+    }
+    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
+        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+    /// Send it back with an update: a stale version is refused with `conflict`.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// A customer's vehicle.
+pub struct Vehicle(pub vehicles::Model);
+
+#[Object]
+impl Vehicle {
+    async fn id(&self) -> ID {
+        ids::encode("Vehicle", self.0.id)
+    }
+    async fn vin(&self) -> Option<&str> {
+        self.0.vin.as_deref()
+    }
+    /// Normalised: upper case, no spaces or dashes.
+    async fn plate_number(&self) -> Option<&str> {
+        self.0.plate_number.as_deref()
+    }
+    async fn make(&self) -> Option<&str> {
+        self.0.make.as_deref()
+    }
+    async fn model(&self) -> Option<&str> {
+        self.0.model.as_deref()
+    }
+    async fn year(&self) -> Option<i32> {
+        self.0.year
+    }
+    async fn engine(&self) -> Option<&str> {
+        self.0.engine.as_deref()
+    }
+    async fn colour(&self) -> Option<&str> {
+        self.0.colour.as_deref()
+    }
+    /// The latest odometer reading, in kilometres.
+    async fn odometer_km(&self) -> Result<Option<i32>> {
+        self.0.odometer_km.map(|v| small("odometer", v)).transpose()
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        Ok(load::<customers::Entity>(ctx, self.0.customer_id).await?.map(Customer))
+    }
+    #[graphql(complexity = "(limit.max(0) as usize) * child_complexity")]
+    async fn recent_work_orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
+    ) -> Result<Vec<WorkOrder>> {
+        Ok(newest::<WorkOrdersOfVehicle>(ctx, self.0.id, limit).await?.into_iter().map(WorkOrder).collect())
+    }
+    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
+        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// A repair order.
+pub struct WorkOrder(pub work_orders::Model);
+
+#[Object]
+impl WorkOrder {
+    async fn id(&self) -> ID {
+        ids::encode("WorkOrder", self.0.id)
+    }
+    /// Human number, sequential per location, with the location's prefix.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn status(&self) -> Result<WorkOrderStatus> {
+        stored("work order status", &self.0.status, WorkOrderStatus::from_stored)
+    }
+    async fn complaint(&self) -> &str {
+        &self.0.complaint
+    }
+    async fn diagnosis(&self) -> Option<&str> {
+        self.0.diagnosis.as_deref()
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    async fn promised_at(&self) -> Option<DateTime<Utc>> {
+        self.0.promised_at
+    }
+    async fn odometer_in_km(&self) -> Result<Option<i32>> {
+        self.0.odometer_in_km.map(|v| small("odometer", v)).transpose()
+    }
+    async fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.approved_at
+    }
+    async fn approved_by_name(&self) -> Option<&str> {
+        self.0.approved_by_name.as_deref()
+    }
+    async fn approval_method(&self) -> Result<Option<ApprovalMethod>> {
+        self.0.approval_method.as_deref().map(|m| stored("approval method", m, ApprovalMethod::from_stored)).transpose()
+    }
+    async fn subtotal(&self) -> Money {
+        Money::from_minor(self.0.subtotal_minor)
+    }
+    async fn discount(&self) -> Money {
+        Money::from_minor(self.0.discount_minor)
+    }
+    async fn tax(&self) -> Money {
+        Money::from_minor(self.0.tax_minor)
+    }
+    async fn total(&self) -> Money {
+        Money::from_minor(self.0.total_minor)
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        Ok(load::<customers::Entity>(ctx, self.0.customer_id).await?.map(Customer))
+    }
+    async fn vehicle(&self, ctx: &Context<'_>) -> Result<Option<Vehicle>> {
+        Ok(load::<vehicles::Entity>(ctx, self.0.vehicle_id).await?.map(Vehicle))
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
+        Ok(load::<locations::Entity>(ctx, self.0.location_id).await?.map(Location))
+    }
+    async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<WorkOrderLine>> {
+        Ok(children::<LinesOfWorkOrder>(ctx, self.0.id).await?.into_iter().map(WorkOrderLine).collect())
+    }
+    /// Mechanics assigned to the order.
+    async fn mechanics(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let assigned = children::<MechanicsOfWorkOrder>(ctx, self.0.id).await?;
+        let ids: Vec<_> = assigned.iter().map(|a| ById::<users::Entity>::new(a.user_id)).collect();
+        let found = super::loaders_for(ctx).load_many(ids.iter().copied()).await.map_err(AppError::from)?;
+        Ok(ids.iter().filter_map(|k| found.get(k).cloned().map(User)).collect())
+    }
+    /// Every status change, oldest first.
+    async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<WorkOrderStatusChange>> {
+        Ok(children::<StatusChangesOfWorkOrder>(ctx, self.0.id).await?.into_iter().map(WorkOrderStatusChange).collect())
+    }
+    /// The invoice that is not void, if one was issued.
+    async fn invoice(&self, ctx: &Context<'_>) -> Result<Option<Invoice>> {
+        Ok(children::<LiveInvoiceOfWorkOrder>(ctx, self.0.id).await?.into_iter().next().map(Invoice))
+    }
+    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
+        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// One line of a work order; amounts are computed by the server.
+pub struct WorkOrderLine(pub work_order_lines::Model);
+
+#[Object]
+impl WorkOrderLine {
+    async fn id(&self) -> ID {
+        ids::encode("WorkOrderLine", self.0.id)
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn kind(&self) -> Result<LineKind> {
+        stored("line kind", &self.0.kind, LineKind::from_stored)
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Pieces, or hours for labour.
+    async fn quantity(&self) -> Result<Quantity> {
+        Ok(Quantity::from_milli(self.0.quantity_milli).map_err(|e| corrupt("quantity", &e.message))?)
+    }
+    async fn unit_price(&self) -> Money {
+        Money::from_minor(self.0.unit_price_minor)
+    }
+    async fn tax_rate(&self) -> Result<TaxRate> {
+        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp).map_err(|e| corrupt("tax rate", &e.message))?)
+    }
+    async fn part_number(&self) -> Option<&str> {
+        self.0.part_number.as_deref()
+    }
+    async fn mechanic(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.mechanic_id else { return Ok(None) };
+        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+    }
+    /// Quantity × unit price (negative for discounts), before tax.
+    async fn net(&self) -> Money {
+        Money::from_minor(self.0.net_minor)
+    }
+    async fn tax(&self) -> Money {
+        Money::from_minor(self.0.tax_minor)
+    }
+    async fn total(&self) -> Money {
+        Money::from_minor(self.0.total_minor)
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// One transition in a work order's history.
+pub struct WorkOrderStatusChange(pub work_order_status_changes::Model);
+
+#[Object]
+impl WorkOrderStatusChange {
+    async fn from_status(&self) -> Result<Option<WorkOrderStatus>> {
+        self.0.from_status.as_deref().map(|s| stored("work order status", s, WorkOrderStatus::from_stored)).transpose()
+    }
+    async fn to_status(&self) -> Result<WorkOrderStatus> {
+        stored("work order status", &self.0.to_status, WorkOrderStatus::from_stored)
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn changed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.actor_id else { return Ok(None) };
+        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+    }
+}
+
+/// An invoice issued from a work order; never edited once issued.
+pub struct Invoice(pub invoices::Model);
+
+#[Object]
+impl Invoice {
+    async fn id(&self) -> ID {
+        ids::encode("Invoice", self.0.id)
+    }
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+    async fn status(&self) -> Result<InvoiceStatus> {
+        stored("invoice status", &self.0.status, InvoiceStatus::from_stored)
+    }
+    /// ISO 4217 code.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn subtotal(&self) -> Money {
+        Money::from_minor(self.0.subtotal_minor)
+    }
+    async fn discount(&self) -> Money {
+        Money::from_minor(self.0.discount_minor)
+    }
+    async fn tax(&self) -> Money {
+        Money::from_minor(self.0.tax_minor)
+    }
+    async fn total(&self) -> Money {
+        Money::from_minor(self.0.total_minor)
+    }
+    /// Payments less refunds.
+    async fn paid(&self) -> Money {
+        Money::from_minor(self.0.paid_minor)
+    }
+    /// Total less paid.
+    async fn balance(&self) -> Money {
+        Money::from_minor(self.0.total_minor - self.0.paid_minor)
+    }
+    async fn issued_at(&self) -> Option<DateTime<Utc>> {
+        self.0.issued_at
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    async fn voided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.voided_at
+    }
+    async fn void_reason(&self) -> Option<&str> {
+        self.0.void_reason.as_deref()
+    }
+    async fn work_order(&self, ctx: &Context<'_>) -> Result<Option<WorkOrder>> {
+        Ok(load::<work_orders::Entity>(ctx, self.0.work_order_id).await?.map(WorkOrder))
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
+        Ok(load::<customers::Entity>(ctx, self.0.customer_id).await?.map(Customer))
+    }
+    async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
+        Ok(load::<locations::Entity>(ctx, self.0.location_id).await?.map(Location))
+    }
+    async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
+        Ok(children::<LinesOfInvoice>(ctx, self.0.id).await?.into_iter().map(InvoiceLine).collect())
+    }
+    /// Payments and refunds, in the order received.
+    async fn payments(&self, ctx: &Context<'_>) -> Result<Vec<Payment>> {
+        Ok(children::<PaymentsOfInvoice>(ctx, self.0.id).await?.into_iter().map(Payment).collect())
+    }
+    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
+        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// A line frozen on an invoice.
+pub struct InvoiceLine(pub invoice_lines::Model);
+
+#[Object]
+impl InvoiceLine {
+    async fn id(&self) -> ID {
+        ids::encode("InvoiceLine", self.0.id)
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn kind(&self) -> Result<LineKind> {
+        stored("line kind", &self.0.kind, LineKind::from_stored)
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn quantity(&self) -> Result<Quantity> {
+        Ok(Quantity::from_milli(self.0.quantity_milli).map_err(|e| corrupt("quantity", &e.message))?)
+    }
+    async fn unit_price(&self) -> Money {
+        Money::from_minor(self.0.unit_price_minor)
+    }
+    async fn tax_rate(&self) -> Result<TaxRate> {
+        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp).map_err(|e| corrupt("tax rate", &e.message))?)
+    }
+    async fn part_number(&self) -> Option<&str> {
+        self.0.part_number.as_deref()
+    }
+    async fn net(&self) -> Money {
+        Money::from_minor(self.0.net_minor)
+    }
+    async fn tax(&self) -> Money {
+        Money::from_minor(self.0.tax_minor)
+    }
+    async fn total(&self) -> Money {
+        Money::from_minor(self.0.total_minor)
+    }
+}
+
+/// A payment, or a refund (negative amount) of an earlier payment.
+pub struct Payment(pub payments::Model);
+
+#[Object]
+impl Payment {
+    async fn id(&self) -> ID {
+        ids::encode("Payment", self.0.id)
+    }
+    async fn amount(&self) -> Money {
+        Money::from_minor(self.0.amount_minor)
+    }
+    /// Code from the payment-methods directory.
+    async fn method(&self) -> &str {
+        &self.0.method_code
+    }
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+    async fn reference(&self) -> Option<&str> {
+        self.0.reference.as_deref()
+    }
+    async fn is_refund(&self) -> bool {
+        self.0.refund_of_id.is_some()
+    }
+    /// The payment this refund reverses.
+    async fn refund_of(&self, ctx: &Context<'_>) -> Result<Option<Payment>> {
+        let Some(id) = self.0.refund_of_id else { return Ok(None) };
+        Ok(load::<payments::Entity>(ctx, id).await?.map(Payment))
+    }
+    async fn invoice(&self, ctx: &Context<'_>) -> Result<Option<Invoice>> {
+        Ok(load::<invoices::Entity>(ctx, self.0.invoice_id).await?.map(Invoice))
+    }
+    async fn recorded_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.recorded_by else { return Ok(None) };
+        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+    }
+}
+
+/// A file's metadata; its bytes live in the object store.
+pub struct File(pub files::Model);
+
+#[Object]
+impl File {
+    async fn id(&self) -> ID {
+        ids::encode("File", self.0.id)
+    }
+    async fn original_name(&self) -> &str {
+        &self.0.original_name
+    }
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+    async fn size_bytes(&self) -> Result<i32> {
+        small("file size", self.0.size_bytes)
+    }
+    async fn status(&self) -> Result<FileStatus> {
+        stored("file status", &self.0.status, FileStatus::from_stored)
+    }
+    async fn uploaded_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(id) = self.0.uploaded_by else { return Ok(None) };
+        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}

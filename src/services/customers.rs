@@ -1,0 +1,146 @@
+//! Customers: create, edit, soft-delete and restore, each audited, each checked against the version read.
+
+use chrono::Utc;
+use entity::{customers, invoices, locations, work_orders};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Caller, Liveness, audit, lock_versioned, set_deleted, touch};
+use crate::db::Db;
+use crate::domain::{CustomerKind, Email, NonEmpty, Phone, WorkOrderStatus};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug)]
+pub struct NewCustomer {
+    pub kind: CustomerKind,
+    pub name: NonEmpty,
+    pub phones: Vec<Phone>,
+    pub emails: Vec<Email>,
+    pub notes: Option<String>,
+    pub marketing_consent: bool,
+    pub home_location_id: Option<Uuid>,
+}
+
+/// Only the fields present change; `Some(None)` clears a nullable one.
+#[derive(Debug, Default)]
+pub struct CustomerChanges {
+    pub kind: Option<CustomerKind>,
+    pub name: Option<NonEmpty>,
+    pub phones: Option<Vec<Phone>>,
+    pub emails: Option<Vec<Email>>,
+    pub notes: Option<Option<String>>,
+    pub marketing_consent: Option<bool>,
+    pub home_location_id: Option<Option<Uuid>>,
+}
+
+fn json_list<T: ToString>(items: &[T]) -> Value {
+    Value::Array(items.iter().map(|i| Value::String(i.to_string())).collect())
+}
+
+async fn check_location<C: sea_orm::ConnectionTrait>(conn: &C, id: Option<Uuid>) -> AppResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    let found = locations::Entity::find_by_id(id)
+        .filter(locations::Column::DeletedAt.is_null())
+        .one(conn)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| AppError::invalid("homeLocationId", "not_found", "no such location"))
+}
+
+pub async fn create(db: &Db, caller: &Caller, new: NewCustomer) -> AppResult<customers::Model> {
+    let tx = db.write_tx().await?;
+    check_location(&tx, new.home_location_id).await?;
+    let now = Utc::now();
+    let row = customers::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        kind: Set(new.kind.as_str().to_owned()),
+        name: Set(new.name.into_inner()),
+        phones: Set(json_list(&new.phones)),
+        emails: Set(json_list(&new.emails)),
+        notes: Set(new.notes),
+        marketing_consent: Set(new.marketing_consent),
+        home_location_id: Set(new.home_location_id),
+        deleted_at: Set(None),
+        version: Set(1),
+    }
+    .insert(&tx)
+    .await?;
+    audit::record(&tx, caller, "customer", row.id, "create", None, Some(&row)).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: CustomerChanges) -> AppResult<customers::Model> {
+    let tx = db.write_tx().await?;
+    let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Live).await?;
+    if let Some(loc) = ch.home_location_id {
+        check_location(&tx, loc).await?;
+    }
+    let mut a = before.clone().into_active_model();
+    if let Some(v) = ch.kind {
+        a.kind = Set(v.as_str().to_owned());
+    }
+    if let Some(v) = ch.name {
+        a.name = Set(v.into_inner());
+    }
+    if let Some(v) = ch.phones {
+        a.phones = Set(json_list(&v));
+    }
+    if let Some(v) = ch.emails {
+        a.emails = Set(json_list(&v));
+    }
+    if let Some(v) = ch.notes {
+        a.notes = Set(v);
+    }
+    if let Some(v) = ch.marketing_consent {
+        a.marketing_consent = Set(v);
+    }
+    if let Some(v) = ch.home_location_id {
+        a.home_location_id = Set(v);
+    }
+    touch(&mut a, version)?;
+    let after = a.update(&tx).await?;
+    audit::record(&tx, caller, "customer", id, "update", Some(&before), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Soft-deletes a customer who owes nothing and has no open work.
+pub async fn delete(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResult<customers::Model> {
+    let tx = db.write_tx().await?;
+    let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Live).await?;
+    let open: Vec<&str> = WorkOrderStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+    let open_orders = work_orders::Entity::find()
+        .filter(work_orders::Column::CustomerId.eq(id))
+        .filter(work_orders::Column::DeletedAt.is_null())
+        .filter(work_orders::Column::Status.is_in(open))
+        .count(&tx)
+        .await?;
+    if open_orders > 0 {
+        return Err(AppError::invalid("id", "customer_has_open_work_orders", "close or cancel the customer's open work orders first"));
+    }
+    let unpaid = invoices::Entity::find()
+        .filter(invoices::Column::CustomerId.eq(id))
+        .filter(invoices::Column::DeletedAt.is_null())
+        .filter(invoices::Column::Status.is_in(["issued", "partially_paid"]))
+        .count(&tx)
+        .await?;
+    if unpaid > 0 {
+        return Err(AppError::invalid("id", "customer_has_unpaid_invoices", "the customer has unpaid invoices"));
+    }
+    let after = set_deleted::<customers::ActiveModel, _>(&tx, before.clone(), true).await?;
+    audit::record(&tx, caller, "customer", id, "delete", Some(&before), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn restore(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResult<customers::Model> {
+    let tx = db.write_tx().await?;
+    let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Deleted).await?;
+    let after = set_deleted::<customers::ActiveModel, _>(&tx, before.clone(), false).await?;
+    audit::record(&tx, caller, "customer", id, "restore", Some(&before), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}

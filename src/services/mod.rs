@@ -1,0 +1,90 @@
+//! Business rules, one module per aggregate. Each write is one transaction that also writes its audit entry.
+
+pub mod audit;
+pub mod customers;
+pub mod reads;
+pub mod vehicles;
+
+use std::str::FromStr;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
+    QuerySelect, Value,
+};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// Who is acting and from where: stamped on audit entries.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub user_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Whether a soft-deleted row is what the operation wants (restore) or must not touch (everything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Live,
+    Deleted,
+}
+
+fn column<E: EntityTrait>(name: &str) -> AppResult<E::Column> {
+    E::Column::from_str(name)
+        .map_err(|_| AppError::internal(anyhow::anyhow!("{} has no {name} column", E::default().table_name())))
+}
+
+/// Locks a business record for update and checks the version the client read.
+/// A missing row, or one in the wrong liveness, is `not_found`; another version is `conflict`.
+pub async fn lock_versioned<E, C>(conn: &C, id: Uuid, version: i32, liveness: Liveness) -> AppResult<E::Model>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let deleted_at = column::<E>("deleted_at")?;
+    let row = E::find()
+        .filter(column::<E>("id")?.eq(id))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let is_deleted = !matches!(row.get(deleted_at), Value::ChronoDateTimeUtc(None));
+    if is_deleted != (liveness == Liveness::Deleted) {
+        return Err(AppError::NotFound);
+    }
+    if row.get(column::<E>("version")?) != Value::Int(Some(version)) {
+        return Err(AppError::Conflict { field: vec!["version".into()] });
+    }
+    Ok(row)
+}
+
+/// Bumps `version` and `updated_at` on an active model about to be saved.
+pub fn touch<A>(active: &mut A, version: i32) -> AppResult<()>
+where
+    A: ActiveModelTrait,
+{
+    let col = |n: &str| column::<A::Entity>(n);
+    active.set(col("version")?, Value::Int(Some(version + 1)));
+    active.set(col("updated_at")?, Utc::now().into());
+    Ok(())
+}
+
+/// Sets or clears `deleted_at`, bumping the version; the caller audits and commits.
+pub async fn set_deleted<A, C>(conn: &C, row: <A::Entity as EntityTrait>::Model, deleted: bool) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    C: ConnectionTrait,
+{
+    let version = match row.get(column::<A::Entity>("version")?) {
+        Value::Int(Some(v)) => v,
+        other => return Err(AppError::internal(anyhow::anyhow!("version is {other:?}"))),
+    };
+    let mut active: A = row.into_active_model();
+    let when: Option<chrono::DateTime<Utc>> = deleted.then(Utc::now);
+    active.set(column::<A::Entity>("deleted_at")?, when.into());
+    touch(&mut active, version)?;
+    Ok(active.update(conn).await?)
+}

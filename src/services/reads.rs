@@ -1,0 +1,24 @@
+//! Read paths for lists: a filter, a sort and a page, returned with a lazily counted total.
+
+use sea_orm::{EntityTrait, Select};
+
+use crate::db::Db;
+use crate::db::keyset::{CountQuery, Page, PageArgs, SortKey, paginate};
+use crate::error::AppResult;
+
+/// One page of a list and the means to count the whole list.
+#[derive(Debug)]
+pub struct Listed<M> {
+    pub page: Page<M>,
+    pub count: CountQuery,
+}
+
+pub async fn list<E>(db: &Db, select: Select<E>, sort: &SortKey<E>, args: &PageArgs, max: usize) -> AppResult<Listed<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    let count = CountQuery::new(&db.conn, &select);
+    let page = paginate(&db.conn, select, sort, args, max).await?;
+    Ok(Listed { page, count })
+}
