@@ -48,23 +48,38 @@ impl App {
     /// Connects to the database, brings its schema up to date (or refuses to start if it is behind and
     /// migrating on start is off), and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Installed before anything records, so no early sample is lost.
+        crate::telemetry::metrics();
         let db = db::connect(&settings.database).await?;
         if settings.database.auto_migrate {
             db.migrate_up().await?;
         } else {
             let pending = db.pending_migrations().await?;
-            anyhow::ensure!(pending == 0, "the database is {pending} migration(s) behind: run `autoshop migrate` first");
+            anyhow::ensure!(
+                pending == 0,
+                "the database is {pending} migration(s) behind: run `autoshop migrate` first"
+            );
         }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
-        let state = AppState { db, limits: settings.graphql, settings: Arc::new(settings) };
+        let state = AppState {
+            db,
+            limits: settings.graphql,
+            settings: Arc::new(settings),
+        };
         let router = router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| self.state.settings.listen)
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.settings.listen)
     }
 
     pub fn port(&self) -> u16 {
@@ -76,10 +91,17 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -87,7 +109,10 @@ fn router(app: AppState) -> Router {
     let development = app.settings.is_development();
     let schema = schema::build(Some(app.clone()), app.limits, development);
     let max_body = app.limits.max_body_bytes;
-    let state = HttpState { app, schema: schema.clone() };
+    let state = HttpState {
+        app,
+        schema: schema.clone(),
+    };
 
     let mut graphql = post(graphql).layer(middleware::from_fn(json_only));
     if development {
@@ -117,7 +142,10 @@ async fn graphql(
     req: GraphQLRequest,
 ) -> GraphQLResponse {
     let caller = crate::auth::caller_from_request(&headers, Some(peer));
-    let req = req.into_inner().data(caller).data(loaders::for_request(s.app.db.conn.clone()));
+    let req = req.into_inner().data(caller).data(loaders::for_request(
+        s.app.db.conn.clone(),
+        s.app.limits.loader_delay,
+    ));
     s.schema.execute(req).await.into()
 }
 
@@ -139,11 +167,20 @@ async fn json_only(req: Request, next: Next) -> Response {
 }
 
 async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
-    if s.app.db.ping().await { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "database unreachable") }
+    if s.app.db.ping().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    }
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {

@@ -39,7 +39,8 @@ enum Command {
 }
 
 fn env_help() -> String {
-    let mut s = String::from("Environment variables (nothing set = embedded default under ./data):\n");
+    let mut s =
+        String::from("Environment variables (nothing set = embedded default under ./data):\n");
     for (name, what) in VARIABLES {
         s.push_str(&format!("  {name:<32} {what}\n"));
     }
@@ -57,7 +58,10 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init_logging(settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -102,14 +106,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ExportSchema { out } => {
-            std::fs::write(&out, schema::sdl()).with_context(|| format!("writing {}", out.display()))?;
+            std::fs::write(&out, schema::sdl())
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {}", out.display());
             Ok(())
         }
         Command::SeedDemo { scale } => {
             let db = db::connect(&settings.database).await?;
             db.migrate_up().await?;
-            let summary = seed::demo(&db, scale, true).await?;
+            let summary = seed::demo(&db, seed::Volume::scale(scale), true).await?;
             println!("{summary}");
             Ok(())
         }
@@ -122,7 +127,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

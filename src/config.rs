@@ -57,7 +57,11 @@ pub struct DatabaseSettings {
 
 impl DatabaseSettings {
     pub fn backend(&self) -> Backend {
-        if self.url.expose().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
+        if self.url.expose().starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
     }
 }
 
@@ -69,6 +73,8 @@ pub struct GraphqlLimits {
     pub max_aliases: usize,
     pub max_page_size: usize,
     pub max_body_bytes: usize,
+    /// How long the DataLoader gathers keys before it runs one batched statement.
+    pub loader_delay: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -92,17 +98,54 @@ pub struct ConfigError {
 /// Every variable Autoshop reads; any other `AUTOSHOP_*` is a typo and stops the start.
 pub const VARIABLES: &[(&str, &str)] = &[
     ("AUTOSHOP_ENV", "development (default) or production"),
-    ("AUTOSHOP_LISTEN", "address to listen on (default 127.0.0.1:8080; port 0 picks a free one)"),
-    ("AUTOSHOP_DATA_DIR", "where the embedded backends keep their files (default ./data)"),
-    ("DATABASE_URL", "postgres://… for PostgreSQL; default sqlite://<data dir>/autoshop.db"),
-    ("AUTOSHOP_DB_MAX_CONNECTIONS", "connection pool size (default 10)"),
-    ("AUTOSHOP_AUTO_MIGRATE", "true/false: migrate on start (default true on SQLite, false on PostgreSQL)"),
-    ("AUTOSHOP_LOG_FORMAT", "pretty or json (default pretty in development, json in production)"),
-    ("AUTOSHOP_MAX_QUERY_DEPTH", "deepest selection a query may nest (default 12)"),
-    ("AUTOSHOP_MAX_QUERY_COMPLEXITY", "cost ceiling of one query (default 20000)"),
-    ("AUTOSHOP_MAX_ALIASES", "field aliases one query may use (default 30)"),
-    ("AUTOSHOP_MAX_PAGE_SIZE", "largest `first`/`last` of a connection (default 100)"),
-    ("AUTOSHOP_MAX_BODY_BYTES", "largest request body (default 262144)"),
+    (
+        "AUTOSHOP_LISTEN",
+        "address to listen on (default 127.0.0.1:8080; port 0 picks a free one)",
+    ),
+    (
+        "AUTOSHOP_DATA_DIR",
+        "where the embedded backends keep their files (default ./data)",
+    ),
+    (
+        "DATABASE_URL",
+        "postgres://… for PostgreSQL; default sqlite://<data dir>/autoshop.db",
+    ),
+    (
+        "AUTOSHOP_DB_MAX_CONNECTIONS",
+        "connection pool size (default 10)",
+    ),
+    (
+        "AUTOSHOP_AUTO_MIGRATE",
+        "true/false: migrate on start (default true on SQLite, false on PostgreSQL)",
+    ),
+    (
+        "AUTOSHOP_LOG_FORMAT",
+        "pretty or json (default pretty in development, json in production)",
+    ),
+    (
+        "AUTOSHOP_MAX_QUERY_DEPTH",
+        "deepest selection a query may nest (default 12)",
+    ),
+    (
+        "AUTOSHOP_MAX_QUERY_COMPLEXITY",
+        "cost ceiling of one query (default 20000)",
+    ),
+    (
+        "AUTOSHOP_MAX_ALIASES",
+        "field aliases one query may use (default 30)",
+    ),
+    (
+        "AUTOSHOP_MAX_PAGE_SIZE",
+        "largest `first`/`last` of a connection (default 100)",
+    ),
+    (
+        "AUTOSHOP_MAX_BODY_BYTES",
+        "largest request body (default 262144)",
+    ),
+    (
+        "AUTOSHOP_LOADER_DELAY_MS",
+        "how long the DataLoader gathers keys into one batch (default 1)",
+    ),
 ];
 
 impl Settings {
@@ -130,11 +173,22 @@ impl Settings {
             Some("production") => Environment::Production,
             Some(other) => return Err(bad("AUTOSHOP_ENV", other, "development or production")),
         };
-        let listen = parse(get("AUTOSHOP_LISTEN"), "AUTOSHOP_LISTEN", "127.0.0.1:8080".parse().ok(), "host:port")?;
+        let listen = parse(
+            get("AUTOSHOP_LISTEN"),
+            "AUTOSHOP_LISTEN",
+            "127.0.0.1:8080".parse().ok(),
+            "host:port",
+        )?;
         let data_dir = PathBuf::from(get("AUTOSHOP_DATA_DIR").unwrap_or("./data"));
         let url = match get("DATABASE_URL") {
             None => format!("sqlite://{}/autoshop.db?mode=rwc", data_dir.display()),
-            Some(u) if u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://") => u.to_owned(),
+            Some(u)
+                if u.starts_with("sqlite:")
+                    || u.starts_with("postgres://")
+                    || u.starts_with("postgresql://") =>
+            {
+                u.to_owned()
+            }
             Some(_) => {
                 return Err(ConfigError {
                     variable: "DATABASE_URL".into(),
@@ -145,8 +199,17 @@ impl Settings {
         let is_sqlite = url.starts_with("sqlite:");
         let database = DatabaseSettings {
             url: Secret::new(url),
-            max_connections: parse(get("AUTOSHOP_DB_MAX_CONNECTIONS"), "AUTOSHOP_DB_MAX_CONNECTIONS", Some(10), "a positive number")?,
-            auto_migrate: parse_bool(get("AUTOSHOP_AUTO_MIGRATE"), "AUTOSHOP_AUTO_MIGRATE", is_sqlite)?,
+            max_connections: parse(
+                get("AUTOSHOP_DB_MAX_CONNECTIONS"),
+                "AUTOSHOP_DB_MAX_CONNECTIONS",
+                Some(10),
+                "a positive number",
+            )?,
+            auto_migrate: parse_bool(
+                get("AUTOSHOP_AUTO_MIGRATE"),
+                "AUTOSHOP_AUTO_MIGRATE",
+                is_sqlite,
+            )?,
         };
         if database.max_connections == 0 {
             return Err(bad("AUTOSHOP_DB_MAX_CONNECTIONS", "0", "a positive number"));
@@ -159,13 +222,38 @@ impl Settings {
             Some(other) => return Err(bad("AUTOSHOP_LOG_FORMAT", other, "pretty or json")),
         };
         let graphql = GraphqlLimits {
-            max_depth: positive(get("AUTOSHOP_MAX_QUERY_DEPTH"), "AUTOSHOP_MAX_QUERY_DEPTH", 12)?,
-            max_complexity: positive(get("AUTOSHOP_MAX_QUERY_COMPLEXITY"), "AUTOSHOP_MAX_QUERY_COMPLEXITY", 20_000)?,
+            max_depth: positive(
+                get("AUTOSHOP_MAX_QUERY_DEPTH"),
+                "AUTOSHOP_MAX_QUERY_DEPTH",
+                12,
+            )?,
+            max_complexity: positive(
+                get("AUTOSHOP_MAX_QUERY_COMPLEXITY"),
+                "AUTOSHOP_MAX_QUERY_COMPLEXITY",
+                20_000,
+            )?,
             max_aliases: positive(get("AUTOSHOP_MAX_ALIASES"), "AUTOSHOP_MAX_ALIASES", 30)?,
             max_page_size: positive(get("AUTOSHOP_MAX_PAGE_SIZE"), "AUTOSHOP_MAX_PAGE_SIZE", 100)?,
-            max_body_bytes: positive(get("AUTOSHOP_MAX_BODY_BYTES"), "AUTOSHOP_MAX_BODY_BYTES", 256 * 1024)?,
+            max_body_bytes: positive(
+                get("AUTOSHOP_MAX_BODY_BYTES"),
+                "AUTOSHOP_MAX_BODY_BYTES",
+                256 * 1024,
+            )?,
+            loader_delay: std::time::Duration::from_millis(parse(
+                get("AUTOSHOP_LOADER_DELAY_MS"),
+                "AUTOSHOP_LOADER_DELAY_MS",
+                Some(1),
+                "a number of milliseconds",
+            )?),
         };
-        Ok(Self { environment, listen, data_dir, database, log_format, graphql })
+        Ok(Self {
+            environment,
+            listen,
+            data_dir,
+            database,
+            log_format,
+            graphql,
+        })
     }
 
     pub fn is_development(&self) -> bool {
@@ -174,19 +262,34 @@ impl Settings {
 }
 
 fn bad(variable: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError { variable: variable.into(), problem: format!("`{value}` is not {expected}") }
+    ConfigError {
+        variable: variable.into(),
+        problem: format!("`{value}` is not {expected}"),
+    }
 }
 
-fn parse<T: FromStr>(raw: Option<&str>, variable: &str, default: Option<T>, expected: &str) -> Result<T, ConfigError> {
+fn parse<T: FromStr>(
+    raw: Option<&str>,
+    variable: &str,
+    default: Option<T>,
+    expected: &str,
+) -> Result<T, ConfigError> {
     match raw {
         Some(v) => v.parse().map_err(|_| bad(variable, v, expected)),
-        None => default.ok_or_else(|| ConfigError { variable: variable.into(), problem: "is required".into() }),
+        None => default.ok_or_else(|| ConfigError {
+            variable: variable.into(),
+            problem: "is required".into(),
+        }),
     }
 }
 
 fn positive(raw: Option<&str>, variable: &str, default: usize) -> Result<usize, ConfigError> {
     let v: usize = parse(raw, variable, Some(default), "a positive number")?;
-    if v == 0 { Err(bad(variable, "0", "a positive number")) } else { Ok(v) }
+    if v == 0 {
+        Err(bad(variable, "0", "a positive number"))
+    } else {
+        Ok(v)
+    }
 }
 
 fn parse_bool(raw: Option<&str>, variable: &str, default: bool) -> Result<bool, ConfigError> {
@@ -203,7 +306,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -218,7 +324,8 @@ mod tests {
 
     #[test]
     fn postgres_does_not_migrate_on_start_unless_asked() {
-        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://u:pw@db/shop")])).expect("pg");
+        let s =
+            Settings::from_vars(vars(&[("DATABASE_URL", "postgres://u:pw@db/shop")])).expect("pg");
         assert_eq!(s.database.backend(), Backend::Postgres);
         assert!(!s.database.auto_migrate);
     }
@@ -237,7 +344,8 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://u:hunter2@db/shop")])).expect("pg");
+        let s = Settings::from_vars(vars(&[("DATABASE_URL", "postgres://u:hunter2@db/shop")]))
+            .expect("pg");
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 }

@@ -10,7 +10,11 @@ use crate::domain::ParseError;
 pub enum AppError {
     /// Bad input for a field: becomes a `UserError` in a mutation payload, or a top-level error in a query.
     #[error("{message}")]
-    Invalid { field: Vec<String>, code: &'static str, message: String },
+    Invalid {
+        field: Vec<String>,
+        code: &'static str,
+        message: String,
+    },
     #[error("the record was changed by someone else; reload it and try again")]
     Conflict { field: Vec<String> },
     #[error("not found")]
@@ -29,12 +33,20 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field: field_path(field), code, message: message.into() }
+        Self::Invalid {
+            field: field_path(field),
+            code,
+            message: message.into(),
+        }
     }
 
     /// A raw value for `field` that its newtype refused.
     pub fn parse(field: &str, e: ParseError) -> Self {
-        Self::Invalid { field: field_path(field), code: e.code, message: e.message }
+        Self::Invalid {
+            field: field_path(field),
+            code: e.code,
+            message: e.message,
+        }
     }
 
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -68,30 +80,56 @@ impl AppError {
 }
 
 fn field_path(field: &str) -> Vec<String> {
-    if field.is_empty() { Vec::new() } else { field.split('.').map(str::to_owned).collect() }
+    if field.is_empty() {
+        Vec::new()
+    } else {
+        field.split('.').map(str::to_owned).collect()
+    }
 }
 
 /// Unique indexes whose violation is the user's to fix: (PostgreSQL index name, SQLite's `table.column`, field, code).
 const UNIQUE_RULES: &[(&str, &str, &str, &str)] = &[
     ("ux_vehicles_vin", "vehicles.vin", "vin", "vin_taken"),
     ("ux_users_email", "users.email", "email", "email_taken"),
-    ("ux_payments_idempotency_key", "payments.idempotency_key", "idempotencyKey", "idempotency_key_reused"),
-    ("ux_directory_entries_code", "directory_entries.code", "code", "code_taken"),
-    ("ux_invoices_work_order", "invoices.work_order_id", "workOrderId", "invoice_exists"),
+    (
+        "ux_payments_idempotency_key",
+        "payments.idempotency_key",
+        "idempotencyKey",
+        "idempotency_key_reused",
+    ),
+    (
+        "ux_directory_entries_code",
+        "directory_entries.code",
+        "code",
+        "code_taken",
+    ),
+    (
+        "ux_invoices_work_order",
+        "invoices.work_order_id",
+        "workOrderId",
+        "invoice_exists",
+    ),
 ];
 
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(msg)) => {
-                match UNIQUE_RULES.iter().find(|(pg, lite, _, _)| msg.contains(pg) || msg.contains(lite)) {
-                    Some((_, _, field, code)) => AppError::invalid(field, code, "this value is already in use"),
+                match UNIQUE_RULES
+                    .iter()
+                    .find(|(pg, lite, _, _)| msg.contains(pg) || msg.contains(lite))
+                {
+                    Some((_, _, field, code)) => {
+                        AppError::invalid(field, code, "this value is already in use")
+                    }
                     None => AppError::Internal(e.into()),
                 }
             }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                AppError::invalid("", "reference_not_found", "a record this one refers to does not exist")
-            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => AppError::invalid(
+                "",
+                "reference_not_found",
+                "a record this one refers to does not exist",
+            ),
             _ => AppError::Internal(e.into()),
         }
     }
@@ -128,7 +166,11 @@ mod tests {
 
     #[test]
     fn codes_are_snake_case() {
-        for e in [AppError::NotFound, AppError::Forbidden, AppError::Conflict { field: vec![] }] {
+        for e in [
+            AppError::NotFound,
+            AppError::Forbidden,
+            AppError::Conflict { field: vec![] },
+        ] {
             assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
     }

@@ -5,9 +5,9 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    customers, directories, directory_entries, invoice_lines, invoices, location_counters, locations, payments,
-    system_settings, users, vehicle_ownerships, vehicles, work_order_lines, work_order_mechanics,
-    work_order_status_changes, work_orders,
+    customers, directories, directory_entries, invoice_lines, invoices, location_counters,
+    locations, payments, system_settings, users, vehicle_ownerships, vehicles, work_order_lines,
+    work_order_mechanics, work_order_status_changes, work_orders,
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, TransactionTrait};
 use serde_json::json;
@@ -34,14 +34,46 @@ impl fmt::Display for Summary {
         write!(
             f,
             "seeded {} locations, {} users, {} customers, {} vehicles, {} work orders ({} lines), {} invoices, {} payments",
-            self.locations, self.users, self.customers, self.vehicles, self.work_orders, self.lines, self.invoices, self.payments
+            self.locations,
+            self.users,
+            self.customers,
+            self.vehicles,
+            self.work_orders,
+            self.lines,
+            self.invoices,
+            self.payments
         )
     }
 }
 
-const FIRST: &[&str] = &["Anna", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Luca", "Mara", "Nils", "Olga", "Paul", "Rosa", "Sven", "Tara", "Umar"];
-const LAST: &[&str] = &["Novak", "Schmidt", "Garcia", "Okafor", "Lindqvist", "Rossi", "Kowalski", "Dubois", "Tanaka", "Moreau", "Fischer", "Silva", "Jensen", "Ivanova", "Murphy"];
-const COMPANIES: &[&str] = &["Metro Taxi", "GreenFleet Logistics", "City Plumbing", "Northwind Couriers", "Sunrise Bakery"];
+const FIRST: &[&str] = &[
+    "Anna", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kira",
+    "Luca", "Mara", "Nils", "Olga", "Paul", "Rosa", "Sven", "Tara", "Umar",
+];
+const LAST: &[&str] = &[
+    "Novak",
+    "Schmidt",
+    "Garcia",
+    "Okafor",
+    "Lindqvist",
+    "Rossi",
+    "Kowalski",
+    "Dubois",
+    "Tanaka",
+    "Moreau",
+    "Fischer",
+    "Silva",
+    "Jensen",
+    "Ivanova",
+    "Murphy",
+];
+const COMPANIES: &[&str] = &[
+    "Metro Taxi",
+    "GreenFleet Logistics",
+    "City Plumbing",
+    "Northwind Couriers",
+    "Sunrise Bakery",
+];
 const CARS: &[(&str, &str, &str)] = &[
     ("1HG", "Honda", "Civic"),
     ("2T1", "Toyota", "Corolla"),
@@ -63,7 +95,14 @@ const COMPLAINTS: &[&str] = &[
     "Oil leak under the engine",
     "Tyre change and alignment",
 ];
-const LABOUR: &[&str] = &["Diagnosis", "Brake pad replacement", "Oil and filter change", "Suspension inspection", "AC recharge", "Wheel alignment"];
+const LABOUR: &[&str] = &[
+    "Diagnosis",
+    "Brake pad replacement",
+    "Oil and filter change",
+    "Suspension inspection",
+    "AC recharge",
+    "Wheel alignment",
+];
 const PARTS: &[(&str, &str, i64)] = &[
     ("BP-2231", "Brake pads, front", 6450),
     ("OF-118", "Oil filter", 1290),
@@ -104,14 +143,24 @@ impl Gen {
 
     fn plate(&mut self) -> String {
         let l = |g: &mut Self| char::from(b'A' + g.rng.u8(0..26));
-        format!("{}{}{}{:04}", l(self), l(self), l(self), self.rng.u16(0..10_000))
+        format!(
+            "{}{}{}{:04}",
+            l(self),
+            l(self),
+            l(self),
+            self.rng.u16(0..10_000)
+        )
     }
 }
 
 /// A line as the server computes it.
 fn line_amounts(kind: LineKind, qty: Quantity, price: Money, rate: TaxRate) -> (i64, i64) {
     let gross = price.times(qty).unwrap_or(Money::ZERO);
-    let net = if kind == LineKind::Discount { Money::from_minor(-gross.minor()) } else { gross };
+    let net = if kind == LineKind::Discount {
+        Money::from_minor(-gross.minor())
+    } else {
+        gross
+    };
     let tax = net.tax_at(rate).unwrap_or(Money::ZERO);
     (net.minor(), tax.minor())
 }
@@ -125,7 +174,9 @@ where
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(400).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(conn).await?;
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
 }
@@ -138,34 +189,66 @@ where
     m.into_active_model().reset_all()
 }
 
-/// Seeds `scale` × the base volumes into an empty database.
-pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary> {
+/// How much to seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Volume {
+    pub customers: usize,
+    pub work_orders: usize,
+}
+
+impl Volume {
+    /// `scale` × 300 customers and 3000 work orders.
+    pub fn scale(scale: u32) -> Self {
+        let n = scale as usize;
+        Self {
+            customers: 300 * n,
+            work_orders: 3000 * n,
+        }
+    }
+}
+
+/// Seeds a demo shop of the given volume into an empty database.
+pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Summary> {
     let conn = &db.conn;
     anyhow::ensure!(
         customers::Entity::find().count(conn).await? == 0,
         "the database already has customers; seed-demo fills an empty one"
     );
-    let scale = scale as usize;
-    let mut g = Gen { rng: fastrand::Rng::with_seed(42), now: Utc::now() };
+    let mut g = Gen {
+        rng: fastrand::Rng::with_seed(42),
+        now: Utc::now(),
+    };
     let mut s = Summary::default();
     let now = g.now;
-    let tax_rate: TaxRate = TaxRate::from_basis_points(825).map_err(|e| anyhow::anyhow!(e.message))?;
+    let tax_rate: TaxRate =
+        TaxRate::from_basis_points(825).map_err(|e| anyhow::anyhow!(e.message))?;
 
     let tx = conn.begin().await?;
-    let locs: Vec<locations::Model> = [("Downtown", "America/New_York"), ("Northside", "America/New_York"), ("Airport", "America/Chicago")]
-        .iter()
-        .map(|(name, tz)| locations::Model {
-            id: Uuid::now_v7(),
-            created_at: now,
-            updated_at: now,
-            name: (*name).into(),
-            address: Some(format!("{} Main Street", g.rng.u16(1..999))),
-            timezone: (*tz).into(),
-            deleted_at: None,
-            version: 1,
-        })
-        .collect();
-    insert_chunks(&tx, locs.iter().cloned().map(set::<_, locations::ActiveModel>).collect()).await?;
+    let locs: Vec<locations::Model> = [
+        ("Downtown", "America/New_York"),
+        ("Northside", "America/New_York"),
+        ("Airport", "America/Chicago"),
+    ]
+    .iter()
+    .map(|(name, tz)| locations::Model {
+        id: Uuid::now_v7(),
+        created_at: now,
+        updated_at: now,
+        name: (*name).into(),
+        address: Some(format!("{} Main Street", g.rng.u16(1..999))),
+        timezone: (*tz).into(),
+        deleted_at: None,
+        version: 1,
+    })
+    .collect();
+    insert_chunks(
+        &tx,
+        locs.iter()
+            .cloned()
+            .map(set::<_, locations::ActiveModel>)
+            .collect(),
+    )
+    .await?;
     s.locations = locs.len();
 
     let staff: Vec<users::Model> = (0..8)
@@ -185,7 +268,15 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
             version: 1,
         })
         .collect();
-    insert_chunks(&tx, staff.iter().cloned().map(set::<_, users::ActiveModel>).collect()).await?;
+    insert_chunks(
+        &tx,
+        staff
+            .iter()
+            .cloned()
+            .map(set::<_, users::ActiveModel>)
+            .collect(),
+    )
+    .await?;
     s.users = staff.len();
     let mechanics = &staff[2..];
 
@@ -196,23 +287,78 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
         ("work_order_prefix", json!("WO-")),
         ("invoice_prefix", json!("INV-")),
         ("upload_max_bytes", json!(20_971_520)),
-        ("upload_content_types", json!(["image/jpeg", "image/png", "application/pdf"])),
+        (
+            "upload_content_types",
+            json!(["image/jpeg", "image/png", "application/pdf"]),
+        ),
     ];
     let settings: Vec<system_settings::ActiveModel> = settings
         .into_iter()
         .map(|(k, v)| {
-            set(system_settings::Model { id: Uuid::now_v7(), created_at: now, updated_at: now, version: 1, key: k.into(), value: v, updated_by: None })
+            set(system_settings::Model {
+                id: Uuid::now_v7(),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                key: k.into(),
+                value: v,
+                updated_by: None,
+            })
         })
         .collect();
     insert_chunks(&tx, settings).await?;
     let dirs = [
-        ("payment_methods", "Payment methods", &[("cash", "Cash"), ("card", "Card"), ("bank_transfer", "Bank transfer")][..]),
-        ("service_types", "Service types", &[("maintenance", "Maintenance"), ("repair", "Repair"), ("inspection", "Inspection"), ("tyres", "Tyres")][..]),
-        ("car_makes", "Car makes", &[("honda", "Honda"), ("toyota", "Toyota"), ("vw", "Volkswagen"), ("bmw", "BMW"), ("hyundai", "Hyundai"), ("renault", "Renault")][..]),
-        ("part_categories", "Part categories", &[("brakes", "Brakes"), ("filters", "Filters"), ("fluids", "Fluids"), ("electrical", "Electrical")][..]),
+        (
+            "payment_methods",
+            "Payment methods",
+            &[
+                ("cash", "Cash"),
+                ("card", "Card"),
+                ("bank_transfer", "Bank transfer"),
+            ][..],
+        ),
+        (
+            "service_types",
+            "Service types",
+            &[
+                ("maintenance", "Maintenance"),
+                ("repair", "Repair"),
+                ("inspection", "Inspection"),
+                ("tyres", "Tyres"),
+            ][..],
+        ),
+        (
+            "car_makes",
+            "Car makes",
+            &[
+                ("honda", "Honda"),
+                ("toyota", "Toyota"),
+                ("vw", "Volkswagen"),
+                ("bmw", "BMW"),
+                ("hyundai", "Hyundai"),
+                ("renault", "Renault"),
+            ][..],
+        ),
+        (
+            "part_categories",
+            "Part categories",
+            &[
+                ("brakes", "Brakes"),
+                ("filters", "Filters"),
+                ("fluids", "Fluids"),
+                ("electrical", "Electrical"),
+            ][..],
+        ),
     ];
     for (code, name, entries) in dirs {
-        let dir = directories::Model { id: Uuid::now_v7(), created_at: now, updated_at: now, code: code.into(), name: name.into(), description: None };
+        let dir = directories::Model {
+            id: Uuid::now_v7(),
+            created_at: now,
+            updated_at: now,
+            code: code.into(),
+            name: name.into(),
+            description: None,
+        };
         insert_chunks(&tx, vec![set::<_, directories::ActiveModel>(dir.clone())]).await?;
         let rows: Vec<directory_entries::ActiveModel> = entries
             .iter()
@@ -238,9 +384,13 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
     let mut custs = Vec::new();
     let mut cars = Vec::new();
     let mut owners = Vec::new();
-    for _ in 0..300 * scale {
+    for _ in 0..volume.customers {
         let company = g.rng.u8(0..10) == 0;
-        let name = if company { (*g.pick(COMPANIES)).to_owned() } else { format!("{} {}", g.pick(FIRST), g.pick(LAST)) };
+        let name = if company {
+            (*g.pick(COMPANIES)).to_owned()
+        } else {
+            format!("{} {}", g.pick(FIRST), g.pick(LAST))
+        };
         let created = g.past(730);
         let c = customers::Model {
             id: Uuid::now_v7(),
@@ -249,14 +399,22 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
             kind: if company { "company" } else { "person" }.into(),
             name: name.clone(),
             phones: json!([format!("+1555{:07}", g.rng.u32(0..10_000_000))]),
-            emails: json!([format!("{}{}@mail.example", name.to_lowercase().replace(' ', "."), g.rng.u16(..))]),
+            emails: json!([format!(
+                "{}{}@mail.example",
+                name.to_lowercase().replace(' ', "."),
+                g.rng.u16(..)
+            )]),
             notes: None,
             marketing_consent: g.rng.bool(),
             home_location_id: Some(g.pick(&locs).id),
             deleted_at: None,
             version: 1,
         };
-        for _ in 0..if company { 4 } else { 1 + usize::from(g.rng.u8(0..3) == 0) } {
+        for _ in 0..if company {
+            4
+        } else {
+            1 + usize::from(g.rng.u8(0..3) == 0)
+        } {
             let (wmi, make, model) = *g.pick(CARS);
             let v = vehicles::Model {
                 id: Uuid::now_v7(),
@@ -274,29 +432,50 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
                 deleted_at: None,
                 version: 1,
             };
-            owners.push(set::<_, vehicle_ownerships::ActiveModel>(vehicle_ownerships::Model {
-                id: Uuid::now_v7(),
-                created_at: created,
-                updated_at: created,
-                vehicle_id: v.id,
-                customer_id: c.id,
-                started_at: created,
-                ended_at: None,
-            }));
+            owners.push(set::<_, vehicle_ownerships::ActiveModel>(
+                vehicle_ownerships::Model {
+                    id: Uuid::now_v7(),
+                    created_at: created,
+                    updated_at: created,
+                    vehicle_id: v.id,
+                    customer_id: c.id,
+                    started_at: created,
+                    ended_at: None,
+                },
+            ));
             cars.push(v);
         }
         custs.push(c);
     }
-    insert_chunks(&tx, custs.iter().cloned().map(set::<_, customers::ActiveModel>).collect()).await?;
-    insert_chunks(&tx, cars.iter().cloned().map(set::<_, vehicles::ActiveModel>).collect()).await?;
+    insert_chunks(
+        &tx,
+        custs
+            .iter()
+            .cloned()
+            .map(set::<_, customers::ActiveModel>)
+            .collect(),
+    )
+    .await?;
+    insert_chunks(
+        &tx,
+        cars.iter()
+            .cloned()
+            .map(set::<_, vehicles::ActiveModel>)
+            .collect(),
+    )
+    .await?;
     insert_chunks(&tx, owners).await?;
     s.customers = custs.len();
     s.vehicles = cars.len();
     tx.commit().await?;
 
     // Work orders, in batches so memory stays flat at large scales.
-    let total = 3000 * scale;
-    let bar = if progress { indicatif::ProgressBar::new(total as u64) } else { indicatif::ProgressBar::hidden() };
+    let total = volume.work_orders;
+    let bar = if progress {
+        indicatif::ProgressBar::new(total as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} work orders ({eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -308,85 +487,141 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
     let mut done = 0;
     while done < total {
         let batch = (total - done).min(500);
-        let (mut wos, mut lines, mut mechs, mut changes, mut invs, mut ilines, mut pays) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut wos, mut lines, mut mechs, mut changes, mut invs, mut ilines, mut pays) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for _ in 0..batch {
             let car = g.pick(&cars).clone();
             let li = g.rng.usize(..locs.len());
             seq[li] += 1;
             // Most history is closed; the board has a healthy number of open orders in every column.
-            let status = if g.rng.u8(0..10) < 6 { WorkOrderStatus::Closed } else { *g.pick(statuses) };
+            let status = if g.rng.u8(0..10) < 6 {
+                WorkOrderStatus::Closed
+            } else {
+                *g.pick(statuses)
+            };
             let created = g.past(700).max(car.created_at);
             let wo_id = Uuid::now_v7();
             let (mut sub, mut disc, mut tax) = (0i64, 0i64, 0i64);
             let mech = g.pick(mechanics).id;
             for pos in 0..g.rng.i32(2..6) {
                 let (kind, desc, qty, price, part) = match g.rng.u8(0..10) {
-                    0..=3 => (LineKind::Labour, (*g.pick(LABOUR)).to_owned(), g.rng.i64(1..8) * 500, 12_000, None),
+                    0..=3 => (
+                        LineKind::Labour,
+                        (*g.pick(LABOUR)).to_owned(),
+                        g.rng.i64(1..8) * 500,
+                        12_000,
+                        None,
+                    ),
                     4..=7 => {
                         let (pn, d, p) = *g.pick(PARTS);
-                        (LineKind::Part, d.to_owned(), g.rng.i64(1..5) * 1000, p, Some(pn.to_owned()))
+                        (
+                            LineKind::Part,
+                            d.to_owned(),
+                            g.rng.i64(1..5) * 1000,
+                            p,
+                            Some(pn.to_owned()),
+                        )
                     }
                     8 => (LineKind::Fee, "Shop supplies".to_owned(), 1000, 1500, None),
-                    _ => (LineKind::Discount, "Loyalty discount".to_owned(), 1000, 1000, None),
+                    _ => (
+                        LineKind::Discount,
+                        "Loyalty discount".to_owned(),
+                        1000,
+                        1000,
+                        None,
+                    ),
                 };
                 let qty = Quantity::from_milli(qty).map_err(|e| anyhow::anyhow!(e.message))?;
                 let (net, t) = line_amounts(kind, qty, Money::from_minor(price), tax_rate);
-                if net < 0 { disc -= net } else { sub += net }
+                if net < 0 {
+                    disc -= net
+                } else {
+                    sub += net
+                }
                 tax += t;
-                lines.push(set::<_, work_order_lines::ActiveModel>(work_order_lines::Model {
-                    id: Uuid::now_v7(),
-                    created_at: created,
-                    updated_at: created,
-                    version: 1,
-                    work_order_id: wo_id,
-                    position: pos,
-                    kind: kind.as_str().into(),
-                    description: desc,
-                    quantity_milli: qty.milli(),
-                    unit_price_minor: price,
-                    tax_rate_bp: tax_rate.basis_points(),
-                    mechanic_id: (kind == LineKind::Labour).then_some(mech),
-                    part_number: part,
-                    net_minor: net,
-                    tax_minor: t,
-                    total_minor: net + t,
-                }));
+                lines.push(set::<_, work_order_lines::ActiveModel>(
+                    work_order_lines::Model {
+                        id: Uuid::now_v7(),
+                        created_at: created,
+                        updated_at: created,
+                        version: 1,
+                        work_order_id: wo_id,
+                        position: pos,
+                        kind: kind.as_str().into(),
+                        description: desc,
+                        quantity_milli: qty.milli(),
+                        unit_price_minor: price,
+                        tax_rate_bp: tax_rate.basis_points(),
+                        mechanic_id: (kind == LineKind::Labour).then_some(mech),
+                        part_number: part,
+                        net_minor: net,
+                        tax_minor: t,
+                        total_minor: net + t,
+                    },
+                ));
             }
             // Discounts may not push tax below zero: clamp like the service does.
             let tax = tax.max(0);
             let total_minor = sub - disc + tax;
-            let (sub, disc) = if total_minor < 0 { (sub, sub + tax) } else { (sub, disc) };
+            let (sub, disc) = if total_minor < 0 {
+                (sub, sub + tax)
+            } else {
+                (sub, disc)
+            };
             let total_minor = sub - disc + tax;
-            mechs.push(set::<_, work_order_mechanics::ActiveModel>(work_order_mechanics::Model {
-                id: Uuid::now_v7(),
-                created_at: created,
-                updated_at: created,
-                work_order_id: wo_id,
-                user_id: mech,
-                assigned_by: Some(staff[0].id),
-            }));
+            mechs.push(set::<_, work_order_mechanics::ActiveModel>(
+                work_order_mechanics::Model {
+                    id: Uuid::now_v7(),
+                    created_at: created,
+                    updated_at: created,
+                    work_order_id: wo_id,
+                    user_id: mech,
+                    assigned_by: Some(staff[0].id),
+                },
+            ));
             let path: Vec<WorkOrderStatus> = match status {
-                WorkOrderStatus::Cancelled => vec![WorkOrderStatus::Draft, WorkOrderStatus::Estimate, WorkOrderStatus::Cancelled],
-                s => statuses.iter().copied().take_while(|x| *x != s).chain([s]).filter(|x| *x != WorkOrderStatus::Cancelled).collect(),
+                WorkOrderStatus::Cancelled => vec![
+                    WorkOrderStatus::Draft,
+                    WorkOrderStatus::Estimate,
+                    WorkOrderStatus::Cancelled,
+                ],
+                s => statuses
+                    .iter()
+                    .copied()
+                    .take_while(|x| *x != s)
+                    .chain([s])
+                    .filter(|x| *x != WorkOrderStatus::Cancelled)
+                    .collect(),
             };
             let mut from = None;
             for (i, to) in path.iter().enumerate() {
                 let at = created + Duration::hours(i as i64 * 3);
-                changes.push(set::<_, work_order_status_changes::ActiveModel>(work_order_status_changes::Model {
-                    id: Uuid::now_v7(),
-                    created_at: at,
-                    updated_at: at,
-                    work_order_id: wo_id,
-                    from_status: from.map(|f: WorkOrderStatus| f.as_str().to_owned()),
-                    to_status: to.as_str().into(),
-                    actor_id: Some(staff[0].id),
-                    note: None,
-                }));
+                changes.push(set::<_, work_order_status_changes::ActiveModel>(
+                    work_order_status_changes::Model {
+                        id: Uuid::now_v7(),
+                        created_at: at,
+                        updated_at: at,
+                        work_order_id: wo_id,
+                        from_status: from.map(|f: WorkOrderStatus| f.as_str().to_owned()),
+                        to_status: to.as_str().into(),
+                        actor_id: Some(staff[0].id),
+                        note: None,
+                    },
+                ));
                 from = Some(*to);
             }
             let updated = created + Duration::hours(path.len() as i64 * 3);
-            let approved = statuses.iter().position(|x| *x == status) >= statuses.iter().position(|x| *x == WorkOrderStatus::Approved)
+            let approved = statuses.iter().position(|x| *x == status)
+                >= statuses
+                    .iter()
+                    .position(|x| *x == WorkOrderStatus::Approved)
                 && status != WorkOrderStatus::Cancelled;
             let wo = work_orders::Model {
                 id: wo_id,
@@ -423,8 +658,19 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
                     7..=8 => total_minor / 2,
                     _ => 0,
                 };
-                let inv_status = if paid == total_minor { "paid" } else if paid > 0 { "partially_paid" } else { "issued" };
-                for (i, l) in lines.iter().rev().take_while(|l| l.work_order_id.as_ref() == &wo_id).enumerate() {
+                let inv_status = if paid == total_minor {
+                    "paid"
+                } else if paid > 0 {
+                    "partially_paid"
+                } else {
+                    "issued"
+                };
+                let own: Vec<&work_order_lines::ActiveModel> = lines
+                    .iter()
+                    .rev()
+                    .take_while(|l| l.work_order_id.as_ref() == &wo_id)
+                    .collect();
+                for (i, l) in own.into_iter().rev().enumerate() {
                     ilines.push(set::<_, invoice_lines::ActiveModel>(invoice_lines::Model {
                         id: Uuid::now_v7(),
                         created_at: updated,
@@ -513,14 +759,16 @@ pub async fn demo(db: &Db, scale: u32, progress: bool) -> anyhow::Result<Summary
     let mut counters = Vec::new();
     for (i, l) in locs.iter().enumerate() {
         for (kind, last) in [("work_order", seq[i]), ("invoice", inv_seq[i])] {
-            counters.push(set::<_, location_counters::ActiveModel>(location_counters::Model {
-                id: Uuid::now_v7(),
-                created_at: now,
-                updated_at: now,
-                location_id: l.id,
-                kind: kind.into(),
-                last_value: last,
-            }));
+            counters.push(set::<_, location_counters::ActiveModel>(
+                location_counters::Model {
+                    id: Uuid::now_v7(),
+                    created_at: now,
+                    updated_at: now,
+                    location_id: l.id,
+                    kind: kind.into(),
+                    last_value: last,
+                },
+            ));
         }
     }
     insert_chunks(conn, counters).await?;

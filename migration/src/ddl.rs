@@ -29,11 +29,17 @@ pub fn version() -> ColumnDef {
 }
 
 pub fn ts(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 pub fn ts_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 pub fn uuid(name: &'static str) -> ColumnDef {
@@ -69,7 +75,11 @@ pub fn json_null(name: &'static str) -> ColumnDef {
 }
 
 pub fn boolean(name: &'static str, default: bool) -> ColumnDef {
-    ColumnDef::new(name).boolean().not_null().default(default).to_owned()
+    ColumnDef::new(name)
+        .boolean()
+        .not_null()
+        .default(default)
+        .to_owned()
 }
 
 /// Money and other exact quantities are 64-bit integers of minor units.
@@ -78,7 +88,11 @@ pub fn bigint(name: &'static str) -> ColumnDef {
 }
 
 pub fn money(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).big_integer().not_null().default(0).to_owned()
+    ColumnDef::new(name)
+        .big_integer()
+        .not_null()
+        .default(0)
+        .to_owned()
 }
 
 pub fn integer(name: &'static str) -> ColumnDef {
@@ -103,7 +117,11 @@ pub fn one_of_null(name: &'static str, values: &[&'static str]) -> ColumnDef {
 }
 
 /// A foreign key from `table.column` to `target.id`; deletes are restricted (the API only soft-deletes).
-pub fn fk(table: &'static str, column: &'static str, target: &'static str) -> ForeignKeyCreateStatement {
+pub fn fk(
+    table: &'static str,
+    column: &'static str,
+    target: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(table, column)
@@ -113,7 +131,11 @@ pub fn fk(table: &'static str, column: &'static str, target: &'static str) -> Fo
 }
 
 /// Same as [`fk`] but the child rows belong to the parent and go with it.
-pub fn fk_cascade(table: &'static str, column: &'static str, target: &'static str) -> ForeignKeyCreateStatement {
+pub fn fk_cascade(
+    table: &'static str,
+    column: &'static str,
+    target: &'static str,
+) -> ForeignKeyCreateStatement {
     let mut f = fk(table, column, target);
     f.on_delete(ForeignKeyAction::Cascade);
     f
@@ -129,9 +151,15 @@ pub fn index(table: &'static str, name: &str, columns: &[&'static str]) -> Index
 }
 
 /// A unique index that ignores soft-deleted rows (and, optionally, rows where the key is absent).
-pub fn unique_live(table: &'static str, name: &str, columns: &[&'static str]) -> IndexCreateStatement {
+pub fn unique_live(
+    table: &'static str,
+    name: &str,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
     let mut i = index(table, name, columns);
-    i.name(format!("ux_{table}_{name}")).unique().and_where(Expr::col("deleted_at").is_null());
+    i.name(format!("ux_{table}_{name}"))
+        .unique()
+        .and_where(Expr::col("deleted_at").is_null());
     i
 }
 

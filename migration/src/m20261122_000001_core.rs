@@ -54,9 +54,12 @@ fn tables() -> Vec<TableCreateStatement> {
     let mut out = Vec::new();
 
     let mut t = business("locations");
-    t.col(string("name"))
-        .col(text_null("address"))
-        .col(ColumnDef::new("timezone").string().not_null().default("UTC"));
+    t.col(string("name")).col(text_null("address")).col(
+        ColumnDef::new("timezone")
+            .string()
+            .not_null()
+            .default("UTC"),
+    );
     out.push(t);
 
     let mut t = business("users");
@@ -74,8 +77,16 @@ fn tables() -> Vec<TableCreateStatement> {
     let mut t = table("location_counters");
     t.col(uuid("location_id"))
         .col(one_of("kind", &["work_order", "invoice"]))
-        .col(bigint("last_value").default(0).check(Expr::col("last_value").gte(0)))
-        .foreign_key(&mut fk_cascade("location_counters", "location_id", "locations"));
+        .col(
+            bigint("last_value")
+                .default(0)
+                .check(Expr::col("last_value").gte(0)),
+        )
+        .foreign_key(&mut fk_cascade(
+            "location_counters",
+            "location_id",
+            "locations",
+        ));
     out.push(t);
 
     let mut t = business("customers");
@@ -101,12 +112,9 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(string_null("plate_number"))
         .col(string_null("make"))
         .col(string_null("model"))
-        .col(
-            ColumnDef::new("year")
-                .integer()
-                .null()
-                .check(Expr::cust("year IS NULL OR (year >= 1886 AND year <= 2100)")),
-        )
+        .col(ColumnDef::new("year").integer().null().check(Expr::cust(
+            "year IS NULL OR (year >= 1886 AND year <= 2100)",
+        )))
         .col(string_null("engine"))
         .col(string_null("colour"))
         .col(
@@ -123,7 +131,11 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(uuid("customer_id"))
         .col(ts("started_at"))
         .col(ts_null("ended_at"))
-        .foreign_key(&mut fk_cascade("vehicle_ownerships", "vehicle_id", "vehicles"))
+        .foreign_key(&mut fk_cascade(
+            "vehicle_ownerships",
+            "vehicle_id",
+            "vehicles",
+        ))
         .foreign_key(&mut fk("vehicle_ownerships", "customer_id", "customers"));
     out.push(t);
 
@@ -146,13 +158,18 @@ fn tables() -> Vec<TableCreateStatement> {
         )
         .col(ts_null("approved_at"))
         .col(string_null("approved_by_name"))
-        .col(one_of_null("approval_method", &["in_person", "phone", "signature"]))
+        .col(one_of_null(
+            "approval_method",
+            &["in_person", "phone", "signature"],
+        ))
         .col(money("subtotal_minor"))
         .col(money("discount_minor").check(Expr::col("discount_minor").gte(0)))
         .col(money("tax_minor").check(Expr::col("tax_minor").gte(0)))
         .col(money("total_minor"))
         .col(ts_null("closed_at"))
-        .check(Expr::cust("total_minor = subtotal_minor - discount_minor + tax_minor"))
+        .check(Expr::cust(
+            "total_minor = subtotal_minor - discount_minor + tax_minor",
+        ))
         .foreign_key(&mut fk("work_orders", "location_id", "locations"))
         .foreign_key(&mut fk("work_orders", "customer_id", "customers"))
         .foreign_key(&mut fk("work_orders", "vehicle_id", "vehicles"));
@@ -165,7 +182,11 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(ts("recorded_at"))
         .col(boolean("is_correction", false))
         .col(uuid_null("recorded_by"))
-        .foreign_key(&mut fk_cascade("odometer_readings", "vehicle_id", "vehicles"))
+        .foreign_key(&mut fk_cascade(
+            "odometer_readings",
+            "vehicle_id",
+            "vehicles",
+        ))
         .foreign_key(&mut fk("odometer_readings", "work_order_id", "work_orders"))
         .foreign_key(&mut fk("odometer_readings", "recorded_by", "users"));
     out.push(t);
@@ -186,7 +207,11 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(bigint("total_minor"))
         .check(Expr::cust("(kind = 'discount') = (net_minor <= 0)"))
         .check(Expr::cust("total_minor = net_minor + tax_minor"))
-        .foreign_key(&mut fk_cascade("work_order_lines", "work_order_id", "work_orders"))
+        .foreign_key(&mut fk_cascade(
+            "work_order_lines",
+            "work_order_id",
+            "work_orders",
+        ))
         .foreign_key(&mut fk("work_order_lines", "mechanic_id", "users"));
     out.push(t);
 
@@ -194,7 +219,11 @@ fn tables() -> Vec<TableCreateStatement> {
     t.col(uuid("work_order_id"))
         .col(uuid("user_id"))
         .col(uuid_null("assigned_by"))
-        .foreign_key(&mut fk_cascade("work_order_mechanics", "work_order_id", "work_orders"))
+        .foreign_key(&mut fk_cascade(
+            "work_order_mechanics",
+            "work_order_id",
+            "work_orders",
+        ))
         .foreign_key(&mut fk("work_order_mechanics", "user_id", "users"));
     out.push(t);
 
@@ -204,7 +233,11 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(one_of("to_status", WORK_ORDER_STATUSES))
         .col(uuid_null("actor_id"))
         .col(text_null("note"))
-        .foreign_key(&mut fk_cascade("work_order_status_changes", "work_order_id", "work_orders"))
+        .foreign_key(&mut fk_cascade(
+            "work_order_status_changes",
+            "work_order_id",
+            "work_orders",
+        ))
         .foreign_key(&mut fk("work_order_status_changes", "actor_id", "users"));
     out.push(t);
 
@@ -227,7 +260,9 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(text_null("void_reason"))
         .col(uuid_null("replaces_invoice_id"))
         .check(Expr::cust("paid_minor <= total_minor"))
-        .check(Expr::cust("total_minor = subtotal_minor - discount_minor + tax_minor"))
+        .check(Expr::cust(
+            "total_minor = subtotal_minor - discount_minor + tax_minor",
+        ))
         .check(Expr::cust("(status = 'void') = (voided_at IS NOT NULL)"))
         .foreign_key(&mut fk("invoices", "location_id", "locations"))
         .foreign_key(&mut fk("invoices", "work_order_id", "work_orders"))
@@ -291,7 +326,9 @@ fn tables() -> Vec<TableCreateStatement> {
     out.push(t);
 
     let mut t = table("directories");
-    t.col(string("code")).col(string("name")).col(text_null("description"));
+    t.col(string("code"))
+        .col(string("name"))
+        .col(text_null("description"));
     out.push(t);
 
     let mut t = table("directory_entries");
@@ -301,7 +338,11 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(string("label"))
         .col(ColumnDef::new("sort_order").integer().not_null().default(0))
         .col(boolean("active", true))
-        .foreign_key(&mut fk_cascade("directory_entries", "directory_id", "directories"));
+        .foreign_key(&mut fk_cascade(
+            "directory_entries",
+            "directory_id",
+            "directories",
+        ));
     out.push(t);
 
     // No foreign key on the actor: entries outlive users, API keys and system jobs alike.
@@ -342,7 +383,11 @@ fn indexes() -> Vec<IndexCreateStatement> {
     vec![
         index("locations", "name", &["name", "id"]),
         unique_live("users", "email", &["email"]),
-        unique("location_counters", "location_kind", &["location_id", "kind"]),
+        unique(
+            "location_counters",
+            "location_kind",
+            &["location_id", "kind"],
+        ),
         index("customers", "name", &["name", "id"]),
         index("customers", "created", &["created_at", "id"]),
         index("customers", "home_location", &["home_location_id"]),
@@ -350,18 +395,42 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("vehicles", "customer", &["customer_id", "created_at"]),
         index("vehicles", "plate", &["plate_number"]),
         index("vehicles", "created", &["created_at", "id"]),
-        index("vehicle_ownerships", "vehicle", &["vehicle_id", "started_at"]),
-        index("odometer_readings", "vehicle", &["vehicle_id", "recorded_at"]),
+        index(
+            "vehicle_ownerships",
+            "vehicle",
+            &["vehicle_id", "started_at"],
+        ),
+        index(
+            "odometer_readings",
+            "vehicle",
+            &["vehicle_id", "recorded_at"],
+        ),
         unique("work_orders", "number", &["location_id", "seq"]),
-        index("work_orders", "board", &["location_id", "status", "updated_at"]),
+        index(
+            "work_orders",
+            "board",
+            &["location_id", "status", "updated_at"],
+        ),
         index("work_orders", "customer", &["customer_id", "created_at"]),
         index("work_orders", "vehicle", &["vehicle_id", "created_at"]),
         index("work_orders", "created", &["created_at", "id"]),
         index("work_orders", "updated", &["updated_at", "id"]),
-        index("work_order_lines", "work_order", &["work_order_id", "position"]),
-        unique("work_order_mechanics", "assignment", &["work_order_id", "user_id"]),
+        index(
+            "work_order_lines",
+            "work_order",
+            &["work_order_id", "position"],
+        ),
+        unique(
+            "work_order_mechanics",
+            "assignment",
+            &["work_order_id", "user_id"],
+        ),
         index("work_order_mechanics", "user", &["user_id"]),
-        index("work_order_status_changes", "work_order", &["work_order_id", "created_at"]),
+        index(
+            "work_order_status_changes",
+            "work_order",
+            &["work_order_id", "created_at"],
+        ),
         unique("invoices", "number", &["location_id", "seq"]),
         live_invoice,
         index("invoices", "customer", &["customer_id", "created_at"]),
@@ -372,12 +441,20 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("payments", "refund_of", &["refund_of_id"]),
         idem,
         unique("files", "object_key", &["object_key"]),
-        index("files", "parent", &["parent_type", "parent_id", "created_at"]),
+        index(
+            "files",
+            "parent",
+            &["parent_type", "parent_id", "created_at"],
+        ),
         index("files", "status", &["status", "created_at"]),
         unique("system_settings", "key", &["key"]),
         unique("directories", "code", &["code"]),
         unique("directory_entries", "code", &["directory_id", "code"]),
-        index("audit_log", "entity", &["entity_type", "entity_id", "created_at"]),
+        index(
+            "audit_log",
+            "entity",
+            &["entity_type", "entity_id", "created_at"],
+        ),
         index("audit_log", "created", &["created_at", "id"]),
         index("audit_log", "actor", &["actor_id", "created_at"]),
         pending,
@@ -398,7 +475,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for name in TABLES.iter().rev() {
-            manager.drop_table(Table::drop().table(*name).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(*name).to_owned())
+                .await?;
         }
         Ok(())
     }
@@ -412,7 +491,11 @@ mod tests {
     fn every_created_table_is_dropped() {
         let created: Vec<String> = tables()
             .iter()
-            .map(|t| t.get_table_name().map(|n| n.to_string()).unwrap_or_default())
+            .map(|t| {
+                t.get_table_name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            })
             .collect();
         let listed: Vec<String> = TABLES.iter().map(|s| s.to_string()).collect();
         assert_eq!(created, listed);

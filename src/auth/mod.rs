@@ -12,6 +12,9 @@ pub fn caller_from_request(headers: &HeaderMap, peer: Option<SocketAddr>) -> Cal
     Caller {
         user_id: None,
         ip: peer.map(|p| p.ip().to_string()),
-        request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }

@@ -20,14 +20,24 @@ fn uuid_of<M: ModelTrait>(m: &M, col: <M::Entity as EntityTrait>::Column) -> Opt
 }
 
 fn id_column<E: EntityTrait>() -> Result<E::Column, DbErr> {
-    E::Column::from_str("id").map_err(|_| DbErr::Custom(format!("{} has no id column", E::default().table_name())))
+    E::Column::from_str("id")
+        .map_err(|_| DbErr::Custom(format!("{} has no id column", E::default().table_name())))
 }
 
 /// Rows of `E` with the given ids, keyed by id.
-pub async fn by_ids<E: EntityTrait>(conn: &DatabaseConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, E::Model>, DbErr> {
+pub async fn by_ids<E: EntityTrait>(
+    conn: &DatabaseConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, E::Model>, DbErr> {
     let id = id_column::<E>()?;
-    let rows = E::find().filter(id.is_in(ids.iter().copied())).all(conn).await?;
-    Ok(rows.into_iter().filter_map(|m| uuid_of(&m, id).map(|k| (k, m))).collect())
+    let rows = E::find()
+        .filter(id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|m| uuid_of(&m, id).map(|k| (k, m)))
+        .collect())
 }
 
 /// Groups rows by a key, keeping their order.
@@ -74,7 +84,10 @@ pub async fn newest_children<E: EntityTrait>(
         p = parent.as_str(),
         o = order.as_str()
     );
-    let mut inner = E::find().filter(parent.is_in(parents.iter().copied())).filter(condition).into_query();
+    let mut inner = E::find()
+        .filter(parent.is_in(parents.iter().copied()))
+        .filter(condition)
+        .into_query();
     inner.expr_as(Expr::cust(rank), Alias::new("rn"));
     let outer = Query::select()
         .column(Asterisk)
@@ -89,12 +102,18 @@ pub async fn newest_children<E: EntityTrait>(
 }
 
 /// What each customer still owes on issued invoices, in minor units.
-pub async fn balances_due(conn: &DatabaseConnection, customers: &[Uuid]) -> Result<HashMap<Uuid, i64>, DbErr> {
+pub async fn balances_due(
+    conn: &DatabaseConnection,
+    customers: &[Uuid],
+) -> Result<HashMap<Uuid, i64>, DbErr> {
     use invoices::Column as C;
     let rows: Vec<(Uuid, i64)> = invoices::Entity::find()
         .select_only()
         .column(C::CustomerId)
-        .column_as(Expr::cust("CAST(SUM(total_minor - paid_minor) AS BIGINT)"), "due")
+        .column_as(
+            Expr::cust("CAST(SUM(total_minor - paid_minor) AS BIGINT)"),
+            "due",
+        )
         .filter(C::CustomerId.is_in(customers.iter().copied()))
         .filter(C::Status.is_in(["issued", "partially_paid"]))
         .filter(C::DeletedAt.is_null())

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -47,17 +47,30 @@ impl PageArgs {
     /// The page size asked for, within `1..=max`.
     pub fn limit(&self, max: usize) -> AppResult<usize> {
         if self.first.is_some() && self.last.is_some() {
-            return Err(AppError::invalid("last", "invalid_page_args", "give `first` or `last`, not both"));
+            return Err(AppError::invalid(
+                "last",
+                "invalid_page_args",
+                "give `first` or `last`, not both",
+            ));
         }
         let (field, n) = match (self.first, self.last) {
             (Some(n), _) => ("first", n),
             (_, Some(n)) => ("last", n),
             _ => return Ok(DEFAULT_PAGE_SIZE.min(max)),
         };
-        let n = usize::try_from(n)
-            .map_err(|_| AppError::invalid(field, "invalid_page_args", format!("`{field}` cannot be negative")))?;
+        let n = usize::try_from(n).map_err(|_| {
+            AppError::invalid(
+                field,
+                "invalid_page_args",
+                format!("`{field}` cannot be negative"),
+            )
+        })?;
         if n > max {
-            return Err(AppError::invalid(field, "page_size_exceeded", format!("`{field}` is at most {max}")));
+            return Err(AppError::invalid(
+                field,
+                "page_size_exceeded",
+                format!("`{field}` is at most {max}"),
+            ));
         }
         Ok(n)
     }
@@ -111,42 +124,68 @@ where
     Ok(Page {
         rows,
         has_previous_page: if backward { more } else { args.after.is_some() },
-        has_next_page: if backward { args.before.is_some() } else { more },
+        has_next_page: if backward {
+            args.before.is_some()
+        } else {
+            more
+        },
     })
 }
 
 /// Rows strictly after (`upward`) or before the cursor's position in ascending key order.
-fn beyond<E: EntityTrait>(sort: &SortKey<E>, (value, id): (Value, Uuid), upward: bool) -> Condition {
+fn beyond<E: EntityTrait>(
+    sort: &SortKey<E>,
+    (value, id): (Value, Uuid),
+    upward: bool,
+) -> Condition {
     let (key_past, id_past) = if upward {
         (sort.column.gt(value.clone()), sort.id.gt(id))
     } else {
         (sort.column.lt(value.clone()), sort.id.lt(id))
     };
-    Condition::any().add(key_past).add(Condition::all().add(sort.column.eq(value)).add(id_past))
+    Condition::any()
+        .add(key_past)
+        .add(Condition::all().add(sort.column.eq(value)).add(id_past))
 }
 
 fn invalid_cursor() -> AppError {
-    AppError::invalid("after", "invalid_cursor", "the cursor is malformed or belongs to another list or order")
+    AppError::invalid(
+        "after",
+        "invalid_cursor",
+        "the cursor is malformed or belongs to another list or order",
+    )
 }
 
 fn encode<E: EntityTrait>(sort: &SortKey<E>, model: &E::Model) -> AppResult<String> {
     let key = match model.get(sort.column) {
         Value::String(Some(s)) => json!(s),
-        Value::ChronoDateTimeUtc(Some(t)) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            json!(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        }
         Value::BigInt(Some(i)) => json!(i),
         Value::Int(Some(i)) => json!(i),
-        other => return Err(AppError::internal(anyhow::anyhow!("unsupported sort key value {other:?}"))),
+        other => {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "unsupported sort key value {other:?}"
+            )));
+        }
     };
     let id = match model.get(sort.id) {
         Value::Uuid(Some(u)) => u,
-        other => return Err(AppError::internal(anyhow::anyhow!("sort tie-breaker is not a uuid: {other:?}"))),
+        other => {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "sort tie-breaker is not a uuid: {other:?}"
+            )));
+        }
     };
     let raw = serde_json::to_vec(&json!([sort.name, key, id])).map_err(AppError::internal)?;
     Ok(URL_SAFE_NO_PAD.encode(raw))
 }
 
 fn decode<E: EntityTrait>(sort: &SortKey<E>, cursor: &str) -> AppResult<(Value, Uuid)> {
-    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid_cursor())?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid_cursor())?;
     let (name, key, id): (String, serde_json::Value, Uuid) =
         serde_json::from_slice(&raw).map_err(|_| invalid_cursor())?;
     if name != sort.name {
@@ -157,7 +196,9 @@ fn decode<E: EntityTrait>(sort: &SortKey<E>, cursor: &str) -> AppResult<(Value, 
         (KeyKind::Time, serde_json::Value::String(s)) => {
             Value::from(s.parse::<DateTime<Utc>>().map_err(|_| invalid_cursor())?)
         }
-        (KeyKind::Int, serde_json::Value::Number(n)) => Value::from(n.as_i64().ok_or_else(invalid_cursor)?),
+        (KeyKind::Int, serde_json::Value::Number(n)) => {
+            Value::from(n.as_i64().ok_or_else(invalid_cursor)?)
+        }
         _ => return Err(invalid_cursor()),
     };
     Ok((value, id))
@@ -178,7 +219,10 @@ impl CountQuery {
             .from_subquery(inner, Alias::new("t"))
             .to_owned();
         let statement = conn.get_database_backend().build(&outer);
-        Self { conn: conn.clone(), statement }
+        Self {
+            conn: conn.clone(),
+            statement,
+        }
     }
 
     pub async fn run(&self) -> AppResult<i64> {

@@ -12,8 +12,8 @@ use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::{Backend, DatabaseSettings};
@@ -43,10 +43,10 @@ pub struct Db {
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     let url = settings.url.expose().clone();
     let backend = settings.backend();
-    if backend == Backend::Sqlite {
-        if let Some(dir) = sqlite_dir(&url) {
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
+    if backend == Backend::Sqlite
+        && let Some(dir) = sqlite_dir(&url)
+    {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(settings.max_connections)
@@ -60,33 +60,50 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let mut conn = sea_orm::Database::connect(opts).await.context("connecting to the database")?;
+    let mut conn = sea_orm::Database::connect(opts)
+        .await
+        .context("connecting to the database")?;
     let stats = Arc::new(DbStats::default());
     let counter = Arc::clone(&stats);
     conn.set_metric_callback(move |info| {
         counter.statements.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(target: "autoshop::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql, "statement");
         metrics::counter!("autoshop_db_statements_total", "failed" => if info.failed { "true" } else { "false" }).increment(1);
         metrics::histogram!("autoshop_db_statement_seconds").record(info.elapsed.as_secs_f64());
     });
-    Ok(Db { conn, stats, backend })
+    Ok(Db {
+        conn,
+        stats,
+        backend,
+    })
 }
 
 fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
     }
-    std::path::Path::new(path).parent().map(|p| p.to_path_buf()).filter(|p| !p.as_os_str().is_empty())
+    std::path::Path::new(path)
+        .parent()
+        .map(|p| p.to_path_buf())
+        .filter(|p| !p.as_os_str().is_empty())
 }
 
 impl Db {
     pub async fn migrate_up(&self) -> anyhow::Result<()> {
-        Migrator::up(&self.conn, None).await.context("running migrations")
+        Migrator::up(&self.conn, None)
+            .await
+            .context("running migrations")
     }
 
     pub async fn pending_migrations(&self) -> anyhow::Result<usize> {
-        Ok(Migrator::get_pending_migrations(&self.conn).await.context("reading migration state")?.len())
+        Ok(Migrator::get_pending_migrations(&self.conn)
+            .await
+            .context("reading migration state")?
+            .len())
     }
 
     /// A transaction for a read-modify-write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`):
@@ -114,7 +131,10 @@ mod tests {
 
     #[test]
     fn the_sqlite_directory_is_found_in_the_url() {
-        assert_eq!(sqlite_dir("sqlite://./data/autoshop.db?mode=rwc"), Some("./data".into()));
+        assert_eq!(
+            sqlite_dir("sqlite://./data/autoshop.db?mode=rwc"),
+            Some("./data".into())
+        );
         assert_eq!(sqlite_dir("sqlite::memory:"), None);
         assert_eq!(sqlite_dir("sqlite://shop.db"), None);
     }

@@ -16,8 +16,20 @@ pub enum SortBy {
     ReceivedAt,
 }
 
-fn key<E: EntityTrait>(name: &'static str, column: E::Column, id: E::Column, kind: KeyKind, descending: bool) -> SortKey<E> {
-    SortKey { name, column, id, kind, descending }
+fn key<E: EntityTrait>(
+    name: &'static str,
+    column: E::Column,
+    id: E::Column,
+    kind: KeyKind,
+    descending: bool,
+) -> SortKey<E> {
+    SortKey {
+        name,
+        column,
+        id,
+        kind,
+        descending,
+    }
 }
 
 macro_rules! sort_name {
@@ -36,7 +48,8 @@ fn contains_ci(column: impl sea_orm::sea_query::IntoColumnRef, needle: &str) -> 
             c => vec![c],
         })
         .collect();
-    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    Expr::expr(Func::lower(Expr::col(column)))
+        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 #[derive(Debug, Default, Clone)]
@@ -52,7 +65,12 @@ pub fn customers(f: &CustomerFilter) -> Select<customers::Entity> {
     if !f.include_deleted {
         cond = cond.add(C::DeletedAt.is_null());
     }
-    if let Some(n) = f.name_contains.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    if let Some(n) = f
+        .name_contains
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         cond = cond.add(contains_ci((customers::Entity, C::Name), n));
     }
     if let Some(l) = f.location_id {
@@ -64,9 +82,27 @@ pub fn customers(f: &CustomerFilter) -> Select<customers::Entity> {
 pub fn customer_sort(by: SortBy, desc: bool) -> SortKey<customers::Entity> {
     use customers::Column as C;
     match by {
-        SortBy::Name => key(sort_name!(desc, "name", "-name"), C::Name, C::Id, KeyKind::Text, desc),
-        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
-        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+        SortBy::Name => key(
+            sort_name!(desc, "name", "-name"),
+            C::Name,
+            C::Id,
+            KeyKind::Text,
+            desc,
+        ),
+        SortBy::UpdatedAt => key(
+            sort_name!(desc, "updated", "-updated"),
+            C::UpdatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
+        _ => key(
+            sort_name!(desc, "created", "-created"),
+            C::CreatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
     }
 }
 
@@ -99,8 +135,20 @@ pub fn vehicles(f: &VehicleFilter) -> Select<vehicles::Entity> {
 pub fn vehicle_sort(by: SortBy, desc: bool) -> SortKey<vehicles::Entity> {
     use vehicles::Column as C;
     match by {
-        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
-        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+        SortBy::UpdatedAt => key(
+            sort_name!(desc, "updated", "-updated"),
+            C::UpdatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
+        _ => key(
+            sort_name!(desc, "created", "-created"),
+            C::CreatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
     }
 }
 
@@ -137,8 +185,20 @@ pub fn work_orders(f: &WorkOrderFilter) -> Select<work_orders::Entity> {
 pub fn work_order_sort(by: SortBy, desc: bool) -> SortKey<work_orders::Entity> {
     use work_orders::Column as C;
     match by {
-        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
-        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+        SortBy::UpdatedAt => key(
+            sort_name!(desc, "updated", "-updated"),
+            C::UpdatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
+        _ => key(
+            sort_name!(desc, "created", "-created"),
+            C::CreatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
     }
 }
 
@@ -171,8 +231,20 @@ pub fn invoices(f: &InvoiceFilter) -> Select<invoices::Entity> {
 pub fn invoice_sort(by: SortBy, desc: bool) -> SortKey<invoices::Entity> {
     use invoices::Column as C;
     match by {
-        SortBy::UpdatedAt => key(sort_name!(desc, "updated", "-updated"), C::UpdatedAt, C::Id, KeyKind::Time, desc),
-        _ => key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc),
+        SortBy::UpdatedAt => key(
+            sort_name!(desc, "updated", "-updated"),
+            C::UpdatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
+        _ => key(
+            sort_name!(desc, "created", "-created"),
+            C::CreatedAt,
+            C::Id,
+            KeyKind::Time,
+            desc,
+        ),
     }
 }
 
@@ -191,7 +263,13 @@ pub fn payments(f: &PaymentFilter) -> Select<payments::Entity> {
 
 pub fn payment_sort(desc: bool) -> SortKey<payments::Entity> {
     use payments::Column as C;
-    key(sort_name!(desc, "received", "-received"), C::ReceivedAt, C::Id, KeyKind::Time, desc)
+    key(
+        sort_name!(desc, "received", "-received"),
+        C::ReceivedAt,
+        C::Id,
+        KeyKind::Time,
+        desc,
+    )
 }
 
 #[derive(Debug, Default, Clone)]
@@ -214,7 +292,13 @@ pub fn files(f: &FileFilter) -> Select<files::Entity> {
 
 pub fn file_sort(desc: bool) -> SortKey<files::Entity> {
     use files::Column as C;
-    key(sort_name!(desc, "created", "-created"), C::CreatedAt, C::Id, KeyKind::Time, desc)
+    key(
+        sort_name!(desc, "created", "-created"),
+        C::CreatedAt,
+        C::Id,
+        KeyKind::Time,
+        desc,
+    )
 }
 
 pub fn locations() -> Select<locations::Entity> {

@@ -6,7 +6,9 @@ mod text;
 mod vin;
 
 pub use money::{Money, Quantity, TaxRate};
-pub use status::{ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, UserStatus, WorkOrderStatus};
+pub use status::{
+    ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, UserStatus, WorkOrderStatus,
+};
 pub use text::{Email, NonEmpty, Phone, PlateNumber};
 pub use vin::{Vin, check_digit};
 
@@ -20,6 +22,9 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }

@@ -58,7 +58,13 @@ impl fmt::Display for Money {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         let unit = MINOR_PER_UNIT.unsigned_abs();
-        write!(f, "{sign}{}.{:0width$}", abs / unit, abs % unit, width = MINOR_DIGITS as usize)
+        write!(
+            f,
+            "{sign}{}.{:0width$}",
+            abs / unit,
+            abs % unit,
+            width = MINOR_DIGITS as usize
+        )
     }
 }
 
@@ -67,9 +73,12 @@ impl FromStr for Money {
 
     /// Accepts `12`, `12.5`, `-12.50`; refuses more digits than the currency has, exponents and spaces.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_fixed(s, MINOR_DIGITS)
-            .map(Money)
-            .ok_or_else(|| ParseError::new("invalid_money", format!("`{s}` is not an amount with at most {MINOR_DIGITS} decimals")))
+        parse_fixed(s, MINOR_DIGITS).map(Money).ok_or_else(|| {
+            ParseError::new(
+                "invalid_money",
+                format!("`{s}` is not an amount with at most {MINOR_DIGITS} decimals"),
+            )
+        })
     }
 }
 
@@ -120,7 +129,10 @@ impl Quantity {
         if milli > 0 {
             Ok(Self(milli))
         } else {
-            Err(ParseError::new("invalid_quantity", "quantity must be greater than zero"))
+            Err(ParseError::new(
+                "invalid_quantity",
+                "quantity must be greater than zero",
+            ))
         }
     }
 
@@ -133,8 +145,12 @@ impl FromStr for Quantity {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let milli = parse_fixed(s, 3)
-            .ok_or_else(|| ParseError::new("invalid_quantity", format!("`{s}` is not a quantity with at most 3 decimals")))?;
+        let milli = parse_fixed(s, 3).ok_or_else(|| {
+            ParseError::new(
+                "invalid_quantity",
+                format!("`{s}` is not a quantity with at most 3 decimals"),
+            )
+        })?;
         Self::from_milli(milli)
     }
 }
@@ -154,7 +170,10 @@ impl TaxRate {
         if (0..=10_000).contains(&bp) {
             Ok(Self(bp))
         } else {
-            Err(ParseError::new("invalid_tax_rate", "tax rate must be between 0 and 100 percent"))
+            Err(ParseError::new(
+                "invalid_tax_rate",
+                "tax rate must be between 0 and 100 percent",
+            ))
         }
     }
 
@@ -170,7 +189,12 @@ impl FromStr for TaxRate {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bp = parse_fixed(s, 2)
             .and_then(|v| i32::try_from(v).ok())
-            .ok_or_else(|| ParseError::new("invalid_tax_rate", format!("`{s}` is not a percentage with at most 2 decimals")))?;
+            .ok_or_else(|| {
+                ParseError::new(
+                    "invalid_tax_rate",
+                    format!("`{s}` is not a percentage with at most 2 decimals"),
+                )
+            })?;
         Self::from_basis_points(bp)
     }
 }
@@ -202,7 +226,19 @@ mod tests {
 
     #[test]
     fn money_refuses_floats_exponents_and_excess_precision() {
-        for bad in ["", "-", "1.", ".5", "1.234", "1e3", " 1", "1,00", "NaN", "92233720368547758.08", "+1"] {
+        for bad in [
+            "",
+            "-",
+            "1.",
+            ".5",
+            "1.234",
+            "1e3",
+            " 1",
+            "1,00",
+            "NaN",
+            "92233720368547758.08",
+            "+1",
+        ] {
             assert!(bad.parse::<Money>().is_err(), "{bad:?} should be refused");
         }
     }
@@ -213,8 +249,14 @@ mod tests {
         let q: Quantity = "1.5".parse().expect("qty");
         assert_eq!(price.times(q), Some(Money::from_minor(5000))); // 49.995 -> 50.00
         let rate: TaxRate = "20".parse().expect("rate");
-        assert_eq!(Money::from_minor(5).tax_at(rate), Some(Money::from_minor(1)));
-        assert_eq!(Money::from_minor(-5).tax_at(rate), Some(Money::from_minor(-1)));
+        assert_eq!(
+            Money::from_minor(5).tax_at(rate),
+            Some(Money::from_minor(1))
+        );
+        assert_eq!(
+            Money::from_minor(-5).tax_at(rate),
+            Some(Money::from_minor(-1))
+        );
         assert_eq!(Money::from_minor(2).tax_at(rate), Some(Money::ZERO));
     }
 

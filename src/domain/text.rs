@@ -58,7 +58,12 @@ impl FromStr for Email {
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let s = raw.trim().to_lowercase();
-        let bad = || ParseError::new("invalid_email", format!("`{}` is not an e-mail address", raw.trim()));
+        let bad = || {
+            ParseError::new(
+                "invalid_email",
+                format!("`{}` is not an e-mail address", raw.trim()),
+            )
+        };
         let (local, domain) = s.split_once('@').ok_or_else(bad)?;
         let ok = !local.is_empty()
             && local.len() <= 64
@@ -93,11 +98,19 @@ impl FromStr for Phone {
             match c {
                 '0'..='9' => digits.push(c),
                 ' ' | '-' | '.' | '(' | ')' | '/' => {}
-                _ => return Err(ParseError::new("invalid_phone", format!("`{t}` is not a phone number"))),
+                _ => {
+                    return Err(ParseError::new(
+                        "invalid_phone",
+                        format!("`{t}` is not a phone number"),
+                    ));
+                }
             }
         }
         if !(5..=15).contains(&digits.len()) {
-            return Err(ParseError::new("invalid_phone", format!("`{t}` is not a phone number")));
+            return Err(ParseError::new(
+                "invalid_phone",
+                format!("`{t}` is not a phone number"),
+            ));
         }
         Ok(Self(format!("{plus}{digits}")))
     }
@@ -117,11 +130,19 @@ impl FromStr for PlateNumber {
             match c {
                 ' ' | '-' | '.' | '·' => {}
                 c if c.is_alphanumeric() => s.extend(c.to_uppercase()),
-                _ => return Err(ParseError::new("invalid_plate_number", format!("`{}` is not a plate number", raw.trim()))),
+                _ => {
+                    return Err(ParseError::new(
+                        "invalid_plate_number",
+                        format!("`{}` is not a plate number", raw.trim()),
+                    ));
+                }
             }
         }
         if s.is_empty() || s.chars().count() > 12 {
-            return Err(ParseError::new("invalid_plate_number", format!("`{}` is not a plate number", raw.trim())));
+            return Err(ParseError::new(
+                "invalid_plate_number",
+                format!("`{}` is not a plate number", raw.trim()),
+            ));
         }
         Ok(Self(s))
     }
@@ -133,7 +154,10 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!("  Ann@Shop.Example ".parse::<Email>().expect("ok").as_str(), "ann@shop.example");
+        assert_eq!(
+            "  Ann@Shop.Example ".parse::<Email>().expect("ok").as_str(),
+            "ann@shop.example"
+        );
         for bad in ["ann", "@x.y", "ann@x", "ann@.x", "a b@x.y", "ann@x..y"] {
             assert!(bad.parse::<Email>().is_err(), "{bad}");
         }
@@ -141,22 +165,39 @@ mod tests {
 
     #[test]
     fn phones_keep_only_digits_and_a_leading_plus() {
-        assert_eq!("+44 (20) 7946-0958".parse::<Phone>().expect("ok").as_str(), "+442079460958");
+        assert_eq!(
+            "+44 (20) 7946-0958".parse::<Phone>().expect("ok").as_str(),
+            "+442079460958"
+        );
         assert!("call me".parse::<Phone>().is_err());
         assert!("123".parse::<Phone>().is_err());
     }
 
     #[test]
     fn plates_are_normalised() {
-        assert_eq!("ab-123 c".parse::<PlateNumber>().expect("ok").as_str(), "AB123C");
+        assert_eq!(
+            "ab-123 c".parse::<PlateNumber>().expect("ok").as_str(),
+            "AB123C"
+        );
         assert!("AB_12".parse::<PlateNumber>().is_err());
         assert!(" - ".parse::<PlateNumber>().is_err());
     }
 
     #[test]
     fn required_text_is_trimmed_and_bounded() {
-        assert_eq!(NonEmpty::parse("name", "  Ann ").expect("ok").as_str(), "Ann");
-        assert_eq!(NonEmpty::parse("name", "   ").expect_err("empty").code, "required");
-        assert_eq!(NonEmpty::parse("name", &"x".repeat(201)).expect_err("long").code, "too_long");
+        assert_eq!(
+            NonEmpty::parse("name", "  Ann ").expect("ok").as_str(),
+            "Ann"
+        );
+        assert_eq!(
+            NonEmpty::parse("name", "   ").expect_err("empty").code,
+            "required"
+        );
+        assert_eq!(
+            NonEmpty::parse("name", &"x".repeat(201))
+                .expect_err("long")
+                .code,
+            "too_long"
+        );
     }
 }

@@ -54,7 +54,10 @@ impl FromStr for Vin {
             .as_bytes()
             .try_into()
             .map_err(|_| ParseError::new("invalid_vin", "a VIN has exactly 17 characters"))?;
-        if let Some(bad) = bytes.iter().find(|c| matches!(c, b'I' | b'O' | b'Q') || !c.is_ascii_alphanumeric()) {
+        if let Some(bad) = bytes
+            .iter()
+            .find(|c| matches!(c, b'I' | b'O' | b'Q') || !c.is_ascii_alphanumeric())
+        {
             return Err(ParseError::new(
                 "invalid_vin",
                 format!("a VIN cannot contain `{}`", char::from(*bad)),
@@ -62,7 +65,10 @@ impl FromStr for Vin {
         }
         // North America (WMI starting 1-5) mandates the check digit; elsewhere position 9 is free.
         if matches!(bytes[0], b'1'..=b'5') && check_digit(bytes) != Some(bytes[8]) {
-            return Err(ParseError::new("invalid_vin", "the VIN's check digit does not match"));
+            return Err(ParseError::new(
+                "invalid_vin",
+                "the VIN's check digit does not match",
+            ));
         }
         Ok(Self(s))
     }

@@ -61,22 +61,41 @@ pub struct CustomerPayload {
 
 fn payload(r: AppResult<entity::customers::Model>) -> Result<CustomerPayload> {
     let (customer, errors) = split(r)?;
-    Ok(CustomerPayload { customer: customer.map(Customer), errors })
+    Ok(CustomerPayload {
+        customer: customer.map(Customer),
+        errors,
+    })
 }
 
 fn phones(raw: &[String], field: &str) -> AppResult<Vec<Phone>> {
-    raw.iter().enumerate().map(|(i, p)| p.parse().map_err(|e| AppError::parse(&format!("{field}.{i}"), e))).collect()
+    raw.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.parse()
+                .map_err(|e| AppError::parse(&format!("{field}.{i}"), e))
+        })
+        .collect()
 }
 
 fn emails(raw: &[String], field: &str) -> AppResult<Vec<Email>> {
-    raw.iter().enumerate().map(|(i, p)| p.parse().map_err(|e| AppError::parse(&format!("{field}.{i}"), e))).collect()
+    raw.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.parse()
+                .map_err(|e| AppError::parse(&format!("{field}.{i}"), e))
+        })
+        .collect()
 }
 
 fn location(id: Option<&ID>) -> AppResult<Option<uuid::Uuid>> {
-    id.map(|i| ids::decode_as("Location", i, "homeLocationId")).transpose()
+    id.map(|i| ids::decode_as("Location", i, "homeLocationId"))
+        .transpose()
 }
 
-fn maybe<T, U>(v: MaybeUndefined<T>, f: impl FnOnce(T) -> AppResult<U>) -> AppResult<Option<Option<U>>> {
+fn maybe<T, U>(
+    v: MaybeUndefined<T>,
+    f: impl FnOnce(T) -> AppResult<U>,
+) -> AppResult<Option<Option<U>>> {
     match v {
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Ok(Some(None)),
@@ -91,7 +110,10 @@ impl CreateCustomerInput {
             name: NonEmpty::parse("name", &self.name).map_err(|e| AppError::parse("name", e))?,
             phones: phones(&self.phones, "phones")?,
             emails: emails(&self.emails, "emails")?,
-            notes: self.notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+            notes: self
+                .notes
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
             marketing_consent: self.marketing_consent,
             home_location_id: location(self.home_location_id.as_ref())?,
         })
@@ -103,12 +125,17 @@ impl UpdateCustomerInput {
         let id = ids::decode_as("Customer", &self.id, "id")?;
         let changes = CustomerChanges {
             kind: self.kind,
-            name: self.name.map(|n| NonEmpty::parse("name", &n).map_err(|e| AppError::parse("name", e))).transpose()?,
+            name: self
+                .name
+                .map(|n| NonEmpty::parse("name", &n).map_err(|e| AppError::parse("name", e)))
+                .transpose()?,
             phones: self.phones.map(|p| phones(&p, "phones")).transpose()?,
             emails: self.emails.map(|p| emails(&p, "emails")).transpose()?,
             notes: maybe(self.notes, |n| Ok(n.trim().to_owned()))?,
             marketing_consent: self.marketing_consent,
-            home_location_id: maybe(self.home_location_id, |i| ids::decode_as("Location", &i, "homeLocationId"))?,
+            home_location_id: maybe(self.home_location_id, |i| {
+                ids::decode_as("Location", &i, "homeLocationId")
+            })?,
         };
         Ok((id, self.version, changes))
     }
@@ -116,7 +143,11 @@ impl UpdateCustomerInput {
 
 #[Object]
 impl CustomerMutation {
-    async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> Result<CustomerPayload> {
+    async fn create_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCustomerInput,
+    ) -> Result<CustomerPayload> {
         let r = match input.parse() {
             Ok(new) => customers::create(&state(ctx).db, &caller(ctx), new).await,
             Err(e) => Err(e),
@@ -125,16 +156,26 @@ impl CustomerMutation {
     }
 
     /// Changes the fields given; absent fields stay, `null` clears an optional one.
-    async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> Result<CustomerPayload> {
+    async fn update_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCustomerInput,
+    ) -> Result<CustomerPayload> {
         let r = match input.parse() {
-            Ok((id, version, ch)) => customers::update(&state(ctx).db, &caller(ctx), id, version, ch).await,
+            Ok((id, version, ch)) => {
+                customers::update(&state(ctx).db, &caller(ctx), id, version, ch).await
+            }
             Err(e) => Err(e),
         };
         payload(r)
     }
 
     /// Hides the customer everywhere; refused while they have open work orders or unpaid invoices.
-    async fn delete_customer(&self, ctx: &Context<'_>, input: RecordVersionInput) -> Result<CustomerPayload> {
+    async fn delete_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordVersionInput,
+    ) -> Result<CustomerPayload> {
         let r = match ids::decode_as("Customer", &input.id, "id") {
             Ok(id) => customers::delete(&state(ctx).db, &caller(ctx), id, input.version).await,
             Err(e) => Err(e),
@@ -142,7 +183,11 @@ impl CustomerMutation {
         payload(r)
     }
 
-    async fn restore_customer(&self, ctx: &Context<'_>, input: RecordVersionInput) -> Result<CustomerPayload> {
+    async fn restore_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordVersionInput,
+    ) -> Result<CustomerPayload> {
         let r = match ids::decode_as("Customer", &input.id, "id") {
             Ok(id) => customers::restore(&state(ctx).db, &caller(ctx), id, input.version).await,
             Err(e) => Err(e),

@@ -1,5 +1,8 @@
 //! The list queries: Relay connections with filters, a sort and keyset cursors.
 
+// Each argument of a list field is a GraphQL argument; bundling them would change the schema.
+#![allow(clippy::too_many_arguments)]
+
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
 use crate::db::keyset::PageArgs;
@@ -13,8 +16,18 @@ use crate::services::reads;
 #[derive(Default)]
 pub struct ListQuery;
 
-fn page(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> PageArgs {
-    PageArgs { first, after, last, before }
+fn page(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> PageArgs {
+    PageArgs {
+        first,
+        after,
+        last,
+        before,
+    }
 }
 
 fn opt_id(kind: &str, id: Option<&ID>, field: &str) -> Result<Option<uuid::Uuid>> {
@@ -101,7 +114,11 @@ impl ListQuery {
     ) -> Result<Conn<Customer>> {
         let f = queries::CustomerFilter {
             name_contains: filter.name_contains,
-            location_id: opt_id("Location", filter.home_location_id.as_ref(), "filter.homeLocationId")?,
+            location_id: opt_id(
+                "Location",
+                filter.home_location_id.as_ref(),
+                "filter.homeLocationId",
+            )?,
             include_deleted: false,
         };
         let (by, desc) = match sort {
@@ -112,7 +129,14 @@ impl ListQuery {
             CustomerSort::UpdatedAtDesc => (SortBy::UpdatedAt, true),
         };
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::customers(&f), &queries::customer_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::customers(&f),
+            &queries::customer_sort(by, desc),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, Customer))
     }
 
@@ -132,14 +156,24 @@ impl ListQuery {
             vin: filter.vin.map(|v| v.trim().to_ascii_uppercase()),
             plate_number: filter
                 .plate_number
-                .map(|p| p.parse::<crate::domain::PlateNumber>().map(|p| p.into_inner()))
+                .map(|p| {
+                    p.parse::<crate::domain::PlateNumber>()
+                        .map(|p| p.into_inner())
+                })
                 .transpose()
                 .map_err(|e| crate::error::AppError::parse("filter.plateNumber", e))?,
             include_deleted: false,
         };
         let (by, desc) = sort.key();
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::vehicles(&f), &queries::vehicle_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::vehicles(&f),
+            &queries::vehicle_sort(by, desc),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, Vehicle))
     }
 
@@ -163,7 +197,14 @@ impl ListQuery {
         };
         let (by, desc) = sort.key();
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::work_orders(&f), &queries::work_order_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::work_orders(&f),
+            &queries::work_order_sort(by, desc),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, WorkOrder))
     }
 
@@ -182,11 +223,22 @@ impl ListQuery {
             statuses: filter.statuses.iter().map(|s| s.as_str()).collect(),
             location_id: opt_id("Location", filter.location_id.as_ref(), "filter.locationId")?,
             customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
-            work_order_id: opt_id("WorkOrder", filter.work_order_id.as_ref(), "filter.workOrderId")?,
+            work_order_id: opt_id(
+                "WorkOrder",
+                filter.work_order_id.as_ref(),
+                "filter.workOrderId",
+            )?,
         };
         let (by, desc) = sort.key();
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::invoices(&f), &queries::invoice_sort(by, desc), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::invoices(&f),
+            &queries::invoice_sort(by, desc),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, Invoice))
     }
 
@@ -201,9 +253,18 @@ impl ListQuery {
         before: Option<String>,
         invoice_id: Option<ID>,
     ) -> Result<Conn<Payment>> {
-        let f = queries::PaymentFilter { invoice_id: opt_id("Invoice", invoice_id.as_ref(), "invoiceId")? };
+        let f = queries::PaymentFilter {
+            invoice_id: opt_id("Invoice", invoice_id.as_ref(), "invoiceId")?,
+        };
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::payments(&f), &queries::payment_sort(true), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::payments(&f),
+            &queries::payment_sort(true),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, Payment))
     }
 
@@ -218,10 +279,24 @@ impl ListQuery {
         before: Option<String>,
         #[graphql(desc = "The record the files are attached to.")] parent_id: Option<ID>,
     ) -> Result<Conn<File>> {
-        let parent = parent_id.as_ref().map(|i| ids::decode(i, "parentId")).transpose()?.map(|(_, k)| k);
-        let f = queries::FileFilter { parent_id: parent, include_pending: false };
+        let parent = parent_id
+            .as_ref()
+            .map(|i| ids::decode(i, "parentId"))
+            .transpose()?
+            .map(|(_, k)| k);
+        let f = queries::FileFilter {
+            parent_id: parent,
+            include_pending: false,
+        };
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::files(&f), &queries::file_sort(true), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::files(&f),
+            &queries::file_sort(true),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, File))
     }
 
@@ -235,7 +310,14 @@ impl ListQuery {
         before: Option<String>,
     ) -> Result<Conn<Location>> {
         let s = state(ctx);
-        let l = reads::list(&s.db, queries::locations(), &queries::location_sort(), &page(first, after, last, before), s.limits.max_page_size).await?;
+        let l = reads::list(
+            &s.db,
+            queries::locations(),
+            &queries::location_sort(),
+            &page(first, after, last, before),
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l.page, l.count, Location))
     }
 }

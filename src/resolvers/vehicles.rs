@@ -62,7 +62,10 @@ pub struct VehiclePayload {
 
 fn payload(r: AppResult<entity::vehicles::Model>) -> Result<VehiclePayload> {
     let (vehicle, errors) = split(r)?;
-    Ok(VehiclePayload { vehicle: vehicle.map(Vehicle), errors })
+    Ok(VehiclePayload {
+        vehicle: vehicle.map(Vehicle),
+        errors,
+    })
 }
 
 fn text(v: Option<String>) -> Option<String> {
@@ -85,7 +88,10 @@ fn maybe_text(v: MaybeUndefined<String>) -> Option<Option<String>> {
     }
 }
 
-fn maybe_parsed<T>(v: MaybeUndefined<String>, parse: fn(&str) -> AppResult<T>) -> AppResult<Option<Option<T>>> {
+fn maybe_parsed<T>(
+    v: MaybeUndefined<String>,
+    parse: fn(&str) -> AppResult<T>,
+) -> AppResult<Option<Option<T>>> {
     match maybe_text(v) {
         None => Ok(None),
         Some(None) => Ok(Some(None)),
@@ -113,7 +119,10 @@ impl UpdateVehicleInput {
     fn parse(self) -> AppResult<(uuid::Uuid, i32, VehicleChanges)> {
         let id = ids::decode_as("Vehicle", &self.id, "id")?;
         let changes = VehicleChanges {
-            customer_id: self.customer_id.map(|c| ids::decode_as("Customer", &c, "customerId")).transpose()?,
+            customer_id: self
+                .customer_id
+                .map(|c| ids::decode_as("Customer", &c, "customerId"))
+                .transpose()?,
             vin: maybe_parsed(self.vin, vin)?,
             plate_number: maybe_parsed(self.plate_number, plate)?,
             make: maybe_text(self.make),
@@ -134,7 +143,11 @@ impl UpdateVehicleInput {
 
 #[Object]
 impl VehicleMutation {
-    async fn create_vehicle(&self, ctx: &Context<'_>, input: CreateVehicleInput) -> Result<VehiclePayload> {
+    async fn create_vehicle(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateVehicleInput,
+    ) -> Result<VehiclePayload> {
         let r = match input.parse() {
             Ok(new) => vehicles::create(&state(ctx).db, &caller(ctx), new).await,
             Err(e) => Err(e),
@@ -142,15 +155,25 @@ impl VehicleMutation {
         payload(r)
     }
 
-    async fn update_vehicle(&self, ctx: &Context<'_>, input: UpdateVehicleInput) -> Result<VehiclePayload> {
+    async fn update_vehicle(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateVehicleInput,
+    ) -> Result<VehiclePayload> {
         let r = match input.parse() {
-            Ok((id, version, ch)) => vehicles::update(&state(ctx).db, &caller(ctx), id, version, ch).await,
+            Ok((id, version, ch)) => {
+                vehicles::update(&state(ctx).db, &caller(ctx), id, version, ch).await
+            }
             Err(e) => Err(e),
         };
         payload(r)
     }
 
-    async fn delete_vehicle(&self, ctx: &Context<'_>, input: RecordVersionInput) -> Result<VehiclePayload> {
+    async fn delete_vehicle(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordVersionInput,
+    ) -> Result<VehiclePayload> {
         let r = match ids::decode_as("Vehicle", &input.id, "id") {
             Ok(id) => vehicles::delete(&state(ctx).db, &caller(ctx), id, input.version).await,
             Err(e) => Err(e),
@@ -158,7 +181,11 @@ impl VehicleMutation {
         payload(r)
     }
 
-    async fn restore_vehicle(&self, ctx: &Context<'_>, input: RecordVersionInput) -> Result<VehiclePayload> {
+    async fn restore_vehicle(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordVersionInput,
+    ) -> Result<VehiclePayload> {
         let r = match ids::decode_as("Vehicle", &input.id, "id") {
             Ok(id) => vehicles::restore(&state(ctx).db, &caller(ctx), id, input.version).await,
             Err(e) => Err(e),

@@ -20,12 +20,20 @@ impl ConnectionExtras {
 
 pub type Conn<N> = Connection<String, N, ConnectionExtras, EmptyFields>;
 
-pub fn connection<M, N: OutputType>(page: Page<M>, count: CountQuery, node: impl Fn(M) -> N) -> Conn<N> {
+pub fn connection<M, N: OutputType>(
+    page: Page<M>,
+    count: CountQuery,
+    node: impl Fn(M) -> N,
+) -> Conn<N> {
     let mut c = Connection::with_additional_fields(
         page.has_previous_page,
         page.has_next_page,
         ConnectionExtras { count },
     );
-    c.edges.extend(page.rows.into_iter().map(|(cursor, m)| Edge::new(cursor, node(m))));
+    c.edges.extend(
+        page.rows
+            .into_iter()
+            .map(|(cursor, m)| Edge::new(cursor, node(m))),
+    );
     c
 }

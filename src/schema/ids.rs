@@ -25,7 +25,11 @@ pub fn decode(id: &ID, field: &str) -> AppResult<(String, Uuid)> {
 pub fn decode_as(type_name: &str, id: &ID, field: &str) -> AppResult<Uuid> {
     match decode(id, field)? {
         (t, key) if t == type_name => Ok(key),
-        _ => Err(AppError::invalid(field, "invalid_id", format!("expected the id of a {type_name}"))),
+        _ => Err(AppError::invalid(
+            field,
+            "invalid_id",
+            format!("expected the id of a {type_name}"),
+        )),
     }
 }
 
@@ -38,8 +42,21 @@ mod tests {
         let u = Uuid::now_v7();
         let id = encode("Customer", u);
         assert_eq!(decode_as("Customer", &id, "id").expect("same type"), u);
-        assert_eq!(decode_as("Vehicle", &id, "id").expect_err("other type").code(), "invalid_id");
-        assert_eq!(decode(&ID("%%%".into()), "id").expect_err("garbage").code(), "invalid_id");
-        assert_eq!(decode(&ID(URL_SAFE_NO_PAD.encode("Customer:42")), "id").expect_err("not a uuid").code(), "invalid_id");
+        assert_eq!(
+            decode_as("Vehicle", &id, "id")
+                .expect_err("other type")
+                .code(),
+            "invalid_id"
+        );
+        assert_eq!(
+            decode(&ID("%%%".into()), "id").expect_err("garbage").code(),
+            "invalid_id"
+        );
+        assert_eq!(
+            decode(&ID(URL_SAFE_NO_PAD.encode("Customer:42")), "id")
+                .expect_err("not a uuid")
+                .code(),
+            "invalid_id"
+        );
     }
 }

@@ -24,8 +24,8 @@ pub struct DbLoader {
 
 pub type Loaders = DataLoader<DbLoader>;
 
-pub fn for_request(conn: DatabaseConnection) -> Loaders {
-    DataLoader::new(DbLoader { conn }, tokio::spawn)
+pub fn for_request(conn: DatabaseConnection, delay: std::time::Duration) -> Loaders {
+    DataLoader::new(DbLoader { conn }, tokio::spawn).delay(delay)
 }
 
 pub type LoadError = Arc<DbErr>;
@@ -82,15 +82,48 @@ marker_key!(ById(id: Uuid));
 marker_key!(ChildrenOf(id: Uuid));
 marker_key!(NewestOf(id: Uuid, limit: u64));
 
-impl<E> Loader<ById<E>> for DbLoader
+/// Which field a by-id lookup serves. Each field batches on its own: a request's statement count then
+/// follows the shape of the query, never the timing of its resolvers (two fields asking for the same
+/// type merge or not depending on which finishes first).
+pub mod via {
+    macro_rules! fields {
+        ($($name:ident),+ $(,)?) => {
+            $(#[derive(Debug)] pub enum $name {})+
+        };
+    }
+    fields!(
+        Node,
+        CustomerHomeLocation,
+        VehicleCustomer,
+        WorkOrderCustomer,
+        WorkOrderVehicle,
+        WorkOrderLocation,
+        WorkOrderMechanic,
+        LineMechanic,
+        ChangedBy,
+        InvoiceWorkOrder,
+        InvoiceCustomer,
+        InvoiceLocation,
+        RefundOf,
+        PaymentInvoice,
+        RecordedBy,
+        UploadedBy,
+    );
+}
+
+impl<E, V> Loader<ById<(E, V)>> for DbLoader
 where
     E: EntityTrait + Send + Sync,
     E::Model: Clone + Send + Sync,
+    V: Send + Sync + 'static,
 {
     type Value = E::Model;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ById<E>]) -> Result<HashMap<ById<E>, E::Model>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ById<(E, V)>],
+    ) -> Result<HashMap<ById<(E, V)>, E::Model>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = batch::by_ids::<E>(&self.conn, &ids).await?;
         Ok(rows.into_iter().map(|(id, m)| (ById::new(id), m)).collect())
@@ -111,10 +144,18 @@ impl<R: HasMany> Loader<ChildrenOf<R>> for DbLoader {
     type Value = Vec<<R::Child as EntityTrait>::Model>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ChildrenOf<R>]) -> Result<HashMap<ChildrenOf<R>, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ChildrenOf<R>],
+    ) -> Result<HashMap<ChildrenOf<R>, Self::Value>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = batch::children::<R::Child>(&self.conn, R::parent(), R::order(), R::visible(), &ids).await?;
-        Ok(rows.into_iter().map(|(id, v)| (ChildrenOf::new(id), v)).collect())
+        let rows =
+            batch::children::<R::Child>(&self.conn, R::parent(), R::order(), R::visible(), &ids)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, v)| (ChildrenOf::new(id), v))
+            .collect())
     }
 }
 
@@ -122,7 +163,10 @@ impl<R: HasMany> Loader<NewestOf<R>> for DbLoader {
     type Value = Vec<<R::Child as EntityTrait>::Model>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[NewestOf<R>]) -> Result<HashMap<NewestOf<R>, Self::Value>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[NewestOf<R>],
+    ) -> Result<HashMap<NewestOf<R>, Self::Value>, LoadError> {
         // Keys asking for different page sizes are rare; each size is one statement.
         let mut by_limit: HashMap<u64, Vec<Uuid>> = HashMap::new();
         for k in keys {
@@ -130,10 +174,19 @@ impl<R: HasMany> Loader<NewestOf<R>> for DbLoader {
         }
         let mut out = HashMap::new();
         for (limit, ids) in by_limit {
-            let rows =
-                batch::newest_children::<R::Child>(&self.conn, R::parent(), R::order(), R::visible(), &ids, limit)
-                    .await?;
-            out.extend(rows.into_iter().map(|(id, v)| (NewestOf::new(id, limit), v)));
+            let rows = batch::newest_children::<R::Child>(
+                &self.conn,
+                R::parent(),
+                R::order(),
+                R::visible(),
+                &ids,
+                limit,
+            )
+            .await?;
+            out.extend(
+                rows.into_iter()
+                    .map(|(id, v)| (NewestOf::new(id, limit), v)),
+            );
         }
         Ok(out)
     }
@@ -202,8 +255,15 @@ has_many!(
 );
 has_many!(LinesOfInvoice: invoice_lines by InvoiceId ordered Position);
 has_many!(PaymentsOfInvoice: payments by InvoiceId ordered ReceivedAt);
-has_many!(
-    /// Files attached to any record (ids are unique across tables), ready and not deleted.
-    FilesOfRecord: files by ParentId ordered CreatedAt
-        where Condition::all().add(files::Column::DeletedAt.is_null()).add(files::Column::Status.eq("ready"))
-);
+/// Files attached to one kind of record: ready and not deleted.
+fn ready_files_of(parent_type: &str) -> Condition {
+    Condition::all()
+        .add(files::Column::ParentType.eq(parent_type))
+        .add(files::Column::DeletedAt.is_null())
+        .add(files::Column::Status.eq("ready"))
+}
+
+has_many!(FilesOfCustomer: files by ParentId ordered CreatedAt where ready_files_of("customer"));
+has_many!(FilesOfVehicle: files by ParentId ordered CreatedAt where ready_files_of("vehicle"));
+has_many!(FilesOfWorkOrder: files by ParentId ordered CreatedAt where ready_files_of("work_order"));
+has_many!(FilesOfInvoice: files by ParentId ordered CreatedAt where ready_files_of("invoice"));

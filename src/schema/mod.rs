@@ -22,12 +22,16 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema with its limits; `state` is shared by every request.
 pub fn build(state: Option<AppState>, limits: GraphqlLimits, development: bool) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(32)
-        .extension(limits::AliasLimit(limits.max_aliases))
-        .extension(limits::OperationMetrics);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(32)
+    .extension(limits::AliasLimit(limits.max_aliases))
+    .extension(limits::OperationMetrics);
     if !development {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -43,8 +47,14 @@ pub fn sdl() -> String {
 }
 
 /// Limits do not show in the SDL; any will do for exporting it.
-const SDL_LIMITS: GraphqlLimits =
-    GraphqlLimits { max_depth: 12, max_complexity: 20_000, max_aliases: 30, max_page_size: 100, max_body_bytes: 262_144 };
+const SDL_LIMITS: GraphqlLimits = GraphqlLimits {
+    max_depth: 12,
+    max_complexity: 20_000,
+    max_aliases: 30,
+    max_page_size: 100,
+    max_body_bytes: 262_144,
+    loader_delay: std::time::Duration::from_millis(1),
+};
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
@@ -54,18 +64,25 @@ pub(crate) fn loaders_for<'a>(ctx: &Context<'a>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
 }
 
-/// One row by id, batched with every other lookup of its type in this request.
-pub async fn load<E>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
+/// One row by id, batched with every other lookup through the same field `V` in this request.
+pub async fn load<E, V>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
 where
     E: EntityTrait + Send + Sync,
     E::Model: Clone + Send + Sync,
+    V: Send + Sync + 'static,
 {
-    Ok(loaders_for(ctx).load_one(ById::<E>::new(id)).await?)
+    Ok(loaders_for(ctx).load_one(ById::<(E, V)>::new(id)).await?)
 }
 
 /// All children through relation `R`, batched across parents.
-pub async fn children<R: HasMany>(ctx: &Context<'_>, parent: Uuid) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
-    Ok(loaders_for(ctx).load_one(ChildrenOf::<R>::new(parent)).await?.unwrap_or_default())
+pub async fn children<R: HasMany>(
+    ctx: &Context<'_>,
+    parent: Uuid,
+) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
+    Ok(loaders_for(ctx)
+        .load_one(ChildrenOf::<R>::new(parent))
+        .await?
+        .unwrap_or_default())
 }
 
 /// The newest `limit` children through relation `R`, batched across parents.
@@ -74,11 +91,17 @@ pub async fn newest<R: HasMany>(
     parent: Uuid,
     limit: i32,
 ) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
-    let limit = u64::try_from(limit).map_err(|_| AppError::invalid("limit", "invalid_page_args", "limit cannot be negative"))?;
-    Ok(loaders_for(ctx).load_one(NewestOf::<R>::new(parent, limit)).await?.unwrap_or_default())
+    let limit = u64::try_from(limit)
+        .map_err(|_| AppError::invalid("limit", "invalid_page_args", "limit cannot be negative"))?;
+    Ok(loaders_for(ctx)
+        .load_one(NewestOf::<R>::new(parent, limit))
+        .await?
+        .unwrap_or_default())
 }
 
 /// A stored value outside its CHECK constraint means the database and the code disagree.
 pub fn corrupt(what: &str, value: &str) -> AppError {
-    AppError::internal(anyhow::anyhow!("stored {what} `{value}` is not known to this version"))
+    AppError::internal(anyhow::anyhow!(
+        "stored {what} `{value}` is not known to this version"
+    ))
 }

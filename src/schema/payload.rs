@@ -21,7 +21,14 @@ pub fn split<T>(r: Result<T, AppError>) -> async_graphql::Result<(Option<T>, Vec
         Err(e) if e.is_user_error() => {
             let mut field = vec!["input".to_owned()];
             field.extend(e.field().iter().cloned());
-            Ok((None, vec![UserError { field, message: e.to_string(), code: e.code().to_owned() }]))
+            Ok((
+                None,
+                vec![UserError {
+                    field,
+                    message: e.to_string(),
+                    code: e.code().to_owned(),
+                }],
+            ))
         }
         Err(e) => Err(e.into()),
     }

@@ -9,7 +9,9 @@ use crate::domain::{Money, Quantity, TaxRate};
 impl ScalarType for Money {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {
-            Value::String(s) => s.parse().map_err(|e: crate::domain::ParseError| InputValueError::custom(e.message)),
+            Value::String(s) => s
+                .parse()
+                .map_err(|e: crate::domain::ParseError| InputValueError::custom(e.message)),
             other => Err(InputValueError::expected_type(other)),
         }
     }
@@ -24,7 +26,9 @@ impl ScalarType for Money {
 impl ScalarType for Quantity {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {
-            Value::String(s) => s.parse().map_err(|e: crate::domain::ParseError| InputValueError::custom(e.message)),
+            Value::String(s) => s
+                .parse()
+                .map_err(|e: crate::domain::ParseError| InputValueError::custom(e.message)),
             other => Err(InputValueError::expected_type(other)),
         }
     }
@@ -39,7 +43,9 @@ impl ScalarType for Quantity {
 impl ScalarType for TaxRate {
     fn parse(value: Value) -> InputValueResult<Self> {
         match value {
-            Value::String(s) => s.parse().map_err(|e: crate::domain::ParseError| InputValueError::custom(e.message)),
+            Value::String(s) => s
+                .parse()
+                .map_err(|e: crate::domain::ParseError| InputValueError::custom(e.message)),
             other => Err(InputValueError::expected_type(other)),
         }
     }

@@ -3,15 +3,15 @@
 use async_graphql::{Context, ID, Interface, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{
-    customers, files, invoice_lines, invoices, locations, payments, users, vehicles, work_order_lines,
-    work_order_status_changes, work_orders,
+    customers, files, invoice_lines, invoices, locations, payments, users, vehicles,
+    work_order_lines, work_order_status_changes, work_orders,
 };
 
 use super::loaders::*;
 use super::{children, corrupt, ids, load, newest};
 use crate::domain::{
-    ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate, UserStatus,
-    WorkOrderStatus,
+    ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate,
+    UserStatus, WorkOrderStatus,
 };
 use crate::error::AppError;
 
@@ -41,7 +41,11 @@ fn small(what: &str, v: i64) -> Result<i32> {
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -115,12 +119,22 @@ impl Customer {
         self.0.marketing_consent
     }
     async fn home_location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
-        let Some(id) = self.0.home_location_id else { return Ok(None) };
-        Ok(load::<locations::Entity>(ctx, id).await?.map(Location))
+        let Some(id) = self.0.home_location_id else {
+            return Ok(None);
+        };
+        Ok(
+            load::<locations::Entity, via::CustomerHomeLocation>(ctx, id)
+                .await?
+                .map(Location),
+        )
     }
     /// The customer's vehicles, oldest first.
     async fn vehicles(&self, ctx: &Context<'_>) -> Result<Vec<Vehicle>> {
-        Ok(children::<VehiclesOfCustomer>(ctx, self.0.id).await?.into_iter().map(Vehicle).collect())
+        Ok(children::<VehiclesOfCustomer>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Vehicle)
+            .collect())
     }
     /// The newest work orders, for the customer card's history.
     #[graphql(complexity = "(limit.max(0) as usize) * child_complexity")]
@@ -129,7 +143,11 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
     ) -> Result<Vec<WorkOrder>> {
-        Ok(newest::<WorkOrdersOfCustomer>(ctx, self.0.id, limit).await?.into_iter().map(WorkOrder).collect())
+        Ok(newest::<WorkOrdersOfCustomer>(ctx, self.0.id, limit)
+            .await?
+            .into_iter()
+            .map(WorkOrder)
+            .collect())
     }
     #[graphql(complexity = "(limit.max(0) as usize) * child_complexity")]
     async fn recent_invoices(
@@ -137,15 +155,26 @@ impl Customer {
         ctx: &Context<'_>,
         #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
     ) -> Result<Vec<Invoice>> {
-        Ok(newest::<InvoicesOfCustomer>(ctx, self.0.id, limit).await?.into_iter().map(Invoice).collect())
+        Ok(newest::<InvoicesOfCustomer>(ctx, self.0.id, limit)
+            .await?
+            .into_iter()
+            .map(Invoice)
+            .collect())
     }
     /// What the customer still owes on issued invoices.
     async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
-        let due = super::loaders_for(ctx).load_one(BalanceDue(self.0.id)).await.map_err(AppError::from)?;
+        let due = super::loaders_for(ctx)
+            .load_one(BalanceDue(self.0.id))
+            .await
+            .map_err(AppError::from)?;
         Ok(Money::from_minor(due.unwrap_or(0)))
     }
     async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+        Ok(children::<FilesOfCustomer>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(File)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -197,7 +226,11 @@ impl Vehicle {
         self.0.odometer_km.map(|v| small("odometer", v)).transpose()
     }
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
-        Ok(load::<customers::Entity>(ctx, self.0.customer_id).await?.map(Customer))
+        Ok(
+            load::<customers::Entity, via::VehicleCustomer>(ctx, self.0.customer_id)
+                .await?
+                .map(Customer),
+        )
     }
     #[graphql(complexity = "(limit.max(0) as usize) * child_complexity")]
     async fn recent_work_orders(
@@ -205,10 +238,18 @@ impl Vehicle {
         ctx: &Context<'_>,
         #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
     ) -> Result<Vec<WorkOrder>> {
-        Ok(newest::<WorkOrdersOfVehicle>(ctx, self.0.id, limit).await?.into_iter().map(WorkOrder).collect())
+        Ok(newest::<WorkOrdersOfVehicle>(ctx, self.0.id, limit)
+            .await?
+            .into_iter()
+            .map(WorkOrder)
+            .collect())
     }
     async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+        Ok(children::<FilesOfVehicle>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(File)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -237,7 +278,11 @@ impl WorkOrder {
         &self.0.number
     }
     async fn status(&self) -> Result<WorkOrderStatus> {
-        stored("work order status", &self.0.status, WorkOrderStatus::from_stored)
+        stored(
+            "work order status",
+            &self.0.status,
+            WorkOrderStatus::from_stored,
+        )
     }
     async fn complaint(&self) -> &str {
         &self.0.complaint
@@ -252,7 +297,10 @@ impl WorkOrder {
         self.0.promised_at
     }
     async fn odometer_in_km(&self) -> Result<Option<i32>> {
-        self.0.odometer_in_km.map(|v| small("odometer", v)).transpose()
+        self.0
+            .odometer_in_km
+            .map(|v| small("odometer", v))
+            .transpose()
     }
     async fn approved_at(&self) -> Option<DateTime<Utc>> {
         self.0.approved_at
@@ -261,7 +309,11 @@ impl WorkOrder {
         self.0.approved_by_name.as_deref()
     }
     async fn approval_method(&self) -> Result<Option<ApprovalMethod>> {
-        self.0.approval_method.as_deref().map(|m| stored("approval method", m, ApprovalMethod::from_stored)).transpose()
+        self.0
+            .approval_method
+            .as_deref()
+            .map(|m| stored("approval method", m, ApprovalMethod::from_stored))
+            .transpose()
     }
     async fn subtotal(&self) -> Money {
         Money::from_minor(self.0.subtotal_minor)
@@ -279,34 +331,71 @@ impl WorkOrder {
         self.0.closed_at
     }
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
-        Ok(load::<customers::Entity>(ctx, self.0.customer_id).await?.map(Customer))
+        Ok(
+            load::<customers::Entity, via::WorkOrderCustomer>(ctx, self.0.customer_id)
+                .await?
+                .map(Customer),
+        )
     }
     async fn vehicle(&self, ctx: &Context<'_>) -> Result<Option<Vehicle>> {
-        Ok(load::<vehicles::Entity>(ctx, self.0.vehicle_id).await?.map(Vehicle))
+        Ok(
+            load::<vehicles::Entity, via::WorkOrderVehicle>(ctx, self.0.vehicle_id)
+                .await?
+                .map(Vehicle),
+        )
     }
     async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
-        Ok(load::<locations::Entity>(ctx, self.0.location_id).await?.map(Location))
+        Ok(
+            load::<locations::Entity, via::WorkOrderLocation>(ctx, self.0.location_id)
+                .await?
+                .map(Location),
+        )
     }
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<WorkOrderLine>> {
-        Ok(children::<LinesOfWorkOrder>(ctx, self.0.id).await?.into_iter().map(WorkOrderLine).collect())
+        Ok(children::<LinesOfWorkOrder>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(WorkOrderLine)
+            .collect())
     }
     /// Mechanics assigned to the order.
     async fn mechanics(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let assigned = children::<MechanicsOfWorkOrder>(ctx, self.0.id).await?;
-        let ids: Vec<_> = assigned.iter().map(|a| ById::<users::Entity>::new(a.user_id)).collect();
-        let found = super::loaders_for(ctx).load_many(ids.iter().copied()).await.map_err(AppError::from)?;
-        Ok(ids.iter().filter_map(|k| found.get(k).cloned().map(User)).collect())
+        let ids: Vec<_> = assigned
+            .iter()
+            .map(|a| ById::<(users::Entity, via::WorkOrderMechanic)>::new(a.user_id))
+            .collect();
+        let found = super::loaders_for(ctx)
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(AppError::from)?;
+        Ok(ids
+            .iter()
+            .filter_map(|k| found.get(k).cloned().map(User))
+            .collect())
     }
     /// Every status change, oldest first.
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<WorkOrderStatusChange>> {
-        Ok(children::<StatusChangesOfWorkOrder>(ctx, self.0.id).await?.into_iter().map(WorkOrderStatusChange).collect())
+        Ok(children::<StatusChangesOfWorkOrder>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(WorkOrderStatusChange)
+            .collect())
     }
     /// The invoice that is not void, if one was issued.
     async fn invoice(&self, ctx: &Context<'_>) -> Result<Option<Invoice>> {
-        Ok(children::<LiveInvoiceOfWorkOrder>(ctx, self.0.id).await?.into_iter().next().map(Invoice))
+        Ok(children::<LiveInvoiceOfWorkOrder>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .next()
+            .map(Invoice))
     }
     async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+        Ok(children::<FilesOfWorkOrder>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(File)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -341,20 +430,26 @@ impl WorkOrderLine {
     }
     /// Pieces, or hours for labour.
     async fn quantity(&self) -> Result<Quantity> {
-        Ok(Quantity::from_milli(self.0.quantity_milli).map_err(|e| corrupt("quantity", &e.message))?)
+        Ok(Quantity::from_milli(self.0.quantity_milli)
+            .map_err(|e| corrupt("quantity", &e.message))?)
     }
     async fn unit_price(&self) -> Money {
         Money::from_minor(self.0.unit_price_minor)
     }
     async fn tax_rate(&self) -> Result<TaxRate> {
-        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp).map_err(|e| corrupt("tax rate", &e.message))?)
+        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp)
+            .map_err(|e| corrupt("tax rate", &e.message))?)
     }
     async fn part_number(&self) -> Option<&str> {
         self.0.part_number.as_deref()
     }
     async fn mechanic(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.mechanic_id else { return Ok(None) };
-        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+        let Some(id) = self.0.mechanic_id else {
+            return Ok(None);
+        };
+        Ok(load::<users::Entity, via::LineMechanic>(ctx, id)
+            .await?
+            .map(User))
     }
     /// Quantity × unit price (negative for discounts), before tax.
     async fn net(&self) -> Money {
@@ -376,11 +471,20 @@ pub struct WorkOrderStatusChange(pub work_order_status_changes::Model);
 
 #[Object]
 impl WorkOrderStatusChange {
-    async fn from_status(&self) -> Result<Option<WorkOrderStatus>> {
-        self.0.from_status.as_deref().map(|s| stored("work order status", s, WorkOrderStatus::from_stored)).transpose()
+    #[graphql(name = "fromStatus")]
+    async fn status_before(&self) -> Result<Option<WorkOrderStatus>> {
+        self.0
+            .from_status
+            .as_deref()
+            .map(|s| stored("work order status", s, WorkOrderStatus::from_stored))
+            .transpose()
     }
     async fn to_status(&self) -> Result<WorkOrderStatus> {
-        stored("work order status", &self.0.to_status, WorkOrderStatus::from_stored)
+        stored(
+            "work order status",
+            &self.0.to_status,
+            WorkOrderStatus::from_stored,
+        )
     }
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
@@ -389,8 +493,12 @@ impl WorkOrderStatusChange {
         self.0.created_at
     }
     async fn changed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.actor_id else { return Ok(None) };
-        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+        let Some(id) = self.0.actor_id else {
+            return Ok(None);
+        };
+        Ok(load::<users::Entity, via::ChangedBy>(ctx, id)
+            .await?
+            .map(User))
     }
 }
 
@@ -445,23 +553,47 @@ impl Invoice {
         self.0.void_reason.as_deref()
     }
     async fn work_order(&self, ctx: &Context<'_>) -> Result<Option<WorkOrder>> {
-        Ok(load::<work_orders::Entity>(ctx, self.0.work_order_id).await?.map(WorkOrder))
+        Ok(
+            load::<work_orders::Entity, via::InvoiceWorkOrder>(ctx, self.0.work_order_id)
+                .await?
+                .map(WorkOrder),
+        )
     }
     async fn customer(&self, ctx: &Context<'_>) -> Result<Option<Customer>> {
-        Ok(load::<customers::Entity>(ctx, self.0.customer_id).await?.map(Customer))
+        Ok(
+            load::<customers::Entity, via::InvoiceCustomer>(ctx, self.0.customer_id)
+                .await?
+                .map(Customer),
+        )
     }
     async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
-        Ok(load::<locations::Entity>(ctx, self.0.location_id).await?.map(Location))
+        Ok(
+            load::<locations::Entity, via::InvoiceLocation>(ctx, self.0.location_id)
+                .await?
+                .map(Location),
+        )
     }
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
-        Ok(children::<LinesOfInvoice>(ctx, self.0.id).await?.into_iter().map(InvoiceLine).collect())
+        Ok(children::<LinesOfInvoice>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(InvoiceLine)
+            .collect())
     }
     /// Payments and refunds, in the order received.
     async fn payments(&self, ctx: &Context<'_>) -> Result<Vec<Payment>> {
-        Ok(children::<PaymentsOfInvoice>(ctx, self.0.id).await?.into_iter().map(Payment).collect())
+        Ok(children::<PaymentsOfInvoice>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Payment)
+            .collect())
     }
     async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfRecord>(ctx, self.0.id).await?.into_iter().map(File).collect())
+        Ok(children::<FilesOfInvoice>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(File)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -489,13 +621,15 @@ impl InvoiceLine {
         &self.0.description
     }
     async fn quantity(&self) -> Result<Quantity> {
-        Ok(Quantity::from_milli(self.0.quantity_milli).map_err(|e| corrupt("quantity", &e.message))?)
+        Ok(Quantity::from_milli(self.0.quantity_milli)
+            .map_err(|e| corrupt("quantity", &e.message))?)
     }
     async fn unit_price(&self) -> Money {
         Money::from_minor(self.0.unit_price_minor)
     }
     async fn tax_rate(&self) -> Result<TaxRate> {
-        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp).map_err(|e| corrupt("tax rate", &e.message))?)
+        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp)
+            .map_err(|e| corrupt("tax rate", &e.message))?)
     }
     async fn part_number(&self) -> Option<&str> {
         self.0.part_number.as_deref()
@@ -537,15 +671,27 @@ impl Payment {
     }
     /// The payment this refund reverses.
     async fn refund_of(&self, ctx: &Context<'_>) -> Result<Option<Payment>> {
-        let Some(id) = self.0.refund_of_id else { return Ok(None) };
-        Ok(load::<payments::Entity>(ctx, id).await?.map(Payment))
+        let Some(id) = self.0.refund_of_id else {
+            return Ok(None);
+        };
+        Ok(load::<payments::Entity, via::RefundOf>(ctx, id)
+            .await?
+            .map(Payment))
     }
     async fn invoice(&self, ctx: &Context<'_>) -> Result<Option<Invoice>> {
-        Ok(load::<invoices::Entity>(ctx, self.0.invoice_id).await?.map(Invoice))
+        Ok(
+            load::<invoices::Entity, via::PaymentInvoice>(ctx, self.0.invoice_id)
+                .await?
+                .map(Invoice),
+        )
     }
     async fn recorded_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.recorded_by else { return Ok(None) };
-        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+        let Some(id) = self.0.recorded_by else {
+            return Ok(None);
+        };
+        Ok(load::<users::Entity, via::RecordedBy>(ctx, id)
+            .await?
+            .map(User))
     }
 }
 
@@ -570,8 +716,12 @@ impl File {
         stored("file status", &self.0.status, FileStatus::from_stored)
     }
     async fn uploaded_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(id) = self.0.uploaded_by else { return Ok(None) };
-        Ok(load::<users::Entity>(ctx, id).await?.map(User))
+        let Some(id) = self.0.uploaded_by else {
+            return Ok(None);
+        };
+        Ok(load::<users::Entity, via::UploadedBy>(ctx, id)
+            .await?
+            .map(User))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

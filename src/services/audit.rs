@@ -16,7 +16,11 @@ const REDACTED: &[&str] = &["password_hash", "totp_secret_enc"];
 const IGNORED: &[&str] = &["updated_at", "version"];
 
 fn object<T: Serialize>(v: Option<&T>) -> AppResult<Map<String, Value>> {
-    match v.map(serde_json::to_value).transpose().map_err(AppError::internal)? {
+    match v
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(AppError::internal)?
+    {
         Some(Value::Object(m)) => Ok(m),
         _ => Ok(Map::new()),
     }
@@ -33,7 +37,11 @@ pub fn diff<T: Serialize>(before: Option<&T>, after: Option<&T>) -> AppResult<Va
             continue;
         }
         let shown = |v: Option<&Value>| {
-            if REDACTED.contains(&k.as_str()) { Value::String("***".into()) } else { v.cloned().unwrap_or(Value::Null) }
+            if REDACTED.contains(&k.as_str()) {
+                Value::String("***".into())
+            } else {
+                v.cloned().unwrap_or(Value::Null)
+            }
         };
         if before.is_some() {
             before_out.insert(k.clone(), shown(b.get(k)));
@@ -86,8 +94,16 @@ mod tests {
 
     #[test]
     fn the_diff_holds_changed_fields_only_and_redacts_secrets() {
-        let b = Row { name: "a", password_hash: "x", version: 1 };
-        let a = Row { name: "b", password_hash: "y", version: 2 };
+        let b = Row {
+            name: "a",
+            password_hash: "x",
+            version: 1,
+        };
+        let a = Row {
+            name: "b",
+            password_hash: "y",
+            version: 2,
+        };
         let d = diff(Some(&b), Some(&a)).expect("diff");
         assert_eq!(d["before"]["name"], "a");
         assert_eq!(d["after"]["name"], "b");

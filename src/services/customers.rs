@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use entity::{customers, invoices, locations, work_orders};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -44,7 +46,9 @@ async fn check_location<C: sea_orm::ConnectionTrait>(conn: &C, id: Option<Uuid>)
         .filter(locations::Column::DeletedAt.is_null())
         .one(conn)
         .await?;
-    found.map(|_| ()).ok_or_else(|| AppError::invalid("homeLocationId", "not_found", "no such location"))
+    found
+        .map(|_| ())
+        .ok_or_else(|| AppError::invalid("homeLocationId", "not_found", "no such location"))
 }
 
 pub async fn create(db: &Db, caller: &Caller, new: NewCustomer) -> AppResult<customers::Model> {
@@ -72,7 +76,13 @@ pub async fn create(db: &Db, caller: &Caller, new: NewCustomer) -> AppResult<cus
     Ok(row)
 }
 
-pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: CustomerChanges) -> AppResult<customers::Model> {
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    ch: CustomerChanges,
+) -> AppResult<customers::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Live).await?;
     if let Some(loc) = ch.home_location_id {
@@ -102,16 +112,34 @@ pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: Custom
     }
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    audit::record(&tx, caller, "customer", id, "update", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "customer",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// Soft-deletes a customer who owes nothing and has no open work.
-pub async fn delete(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResult<customers::Model> {
+pub async fn delete(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+) -> AppResult<customers::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    let open: Vec<&str> = WorkOrderStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+    let open: Vec<&str> = WorkOrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
     let open_orders = work_orders::Entity::find()
         .filter(work_orders::Column::CustomerId.eq(id))
         .filter(work_orders::Column::DeletedAt.is_null())
@@ -119,7 +147,11 @@ pub async fn delete(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResu
         .count(&tx)
         .await?;
     if open_orders > 0 {
-        return Err(AppError::invalid("id", "customer_has_open_work_orders", "close or cancel the customer's open work orders first"));
+        return Err(AppError::invalid(
+            "id",
+            "customer_has_open_work_orders",
+            "close or cancel the customer's open work orders first",
+        ));
     }
     let unpaid = invoices::Entity::find()
         .filter(invoices::Column::CustomerId.eq(id))
@@ -128,19 +160,47 @@ pub async fn delete(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResu
         .count(&tx)
         .await?;
     if unpaid > 0 {
-        return Err(AppError::invalid("id", "customer_has_unpaid_invoices", "the customer has unpaid invoices"));
+        return Err(AppError::invalid(
+            "id",
+            "customer_has_unpaid_invoices",
+            "the customer has unpaid invoices",
+        ));
     }
     let after = set_deleted::<customers::ActiveModel, _>(&tx, before.clone(), true).await?;
-    audit::record(&tx, caller, "customer", id, "delete", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "customer",
+        id,
+        "delete",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn restore(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResult<customers::Model> {
+pub async fn restore(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+) -> AppResult<customers::Model> {
     let tx = db.write_tx().await?;
-    let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Deleted).await?;
+    let before =
+        lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Deleted).await?;
     let after = set_deleted::<customers::ActiveModel, _>(&tx, before.clone(), false).await?;
-    audit::record(&tx, caller, "customer", id, "restore", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "customer",
+        id,
+        "restore",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

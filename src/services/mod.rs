@@ -9,8 +9,8 @@ use std::str::FromStr;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter,
-    QuerySelect, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait,
+    QueryFilter, QuerySelect, Value,
 };
 use uuid::Uuid;
 
@@ -32,13 +32,22 @@ pub enum Liveness {
 }
 
 fn column<E: EntityTrait>(name: &str) -> AppResult<E::Column> {
-    E::Column::from_str(name)
-        .map_err(|_| AppError::internal(anyhow::anyhow!("{} has no {name} column", E::default().table_name())))
+    E::Column::from_str(name).map_err(|_| {
+        AppError::internal(anyhow::anyhow!(
+            "{} has no {name} column",
+            E::default().table_name()
+        ))
+    })
 }
 
 /// Locks a business record for update and checks the version the client read.
 /// A missing row, or one in the wrong liveness, is `not_found`; another version is `conflict`.
-pub async fn lock_versioned<E, C>(conn: &C, id: Uuid, version: i32, liveness: Liveness) -> AppResult<E::Model>
+pub async fn lock_versioned<E, C>(
+    conn: &C,
+    id: Uuid,
+    version: i32,
+    liveness: Liveness,
+) -> AppResult<E::Model>
 where
     E: EntityTrait,
     C: ConnectionTrait,
@@ -55,7 +64,9 @@ where
         return Err(AppError::NotFound);
     }
     if row.get(column::<E>("version")?) != Value::Int(Some(version)) {
-        return Err(AppError::Conflict { field: vec!["version".into()] });
+        return Err(AppError::Conflict {
+            field: vec!["version".into()],
+        });
     }
     Ok(row)
 }
@@ -72,7 +83,11 @@ where
 }
 
 /// Sets or clears `deleted_at`, bumping the version; the caller audits and commits.
-pub async fn set_deleted<A, C>(conn: &C, row: <A::Entity as EntityTrait>::Model, deleted: bool) -> AppResult<<A::Entity as EntityTrait>::Model>
+pub async fn set_deleted<A, C>(
+    conn: &C,
+    row: <A::Entity as EntityTrait>::Model,
+    deleted: bool,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
 where
     A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,

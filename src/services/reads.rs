@@ -13,7 +13,13 @@ pub struct Listed<M> {
     pub count: CountQuery,
 }
 
-pub async fn list<E>(db: &Db, select: Select<E>, sort: &SortKey<E>, args: &PageArgs, max: usize) -> AppResult<Listed<E::Model>>
+pub async fn list<E>(
+    db: &Db,
+    select: Select<E>,
+    sort: &SortKey<E>,
+    args: &PageArgs,
+    max: usize,
+) -> AppResult<Listed<E::Model>>
 where
     E: EntityTrait,
     E::Model: Send + Sync,

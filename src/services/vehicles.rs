@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use entity::{customers, odometer_readings, vehicle_ownerships, vehicles};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use super::{Caller, Liveness, audit, lock_versioned, set_deleted, touch};
@@ -44,14 +46,22 @@ pub struct VehicleChanges {
 
 fn check_year(year: Option<i32>) -> AppResult<()> {
     match year {
-        Some(y) if !YEARS.contains(&y) => Err(AppError::invalid("year", "invalid_year", "year must be between 1886 and 2100")),
+        Some(y) if !YEARS.contains(&y) => Err(AppError::invalid(
+            "year",
+            "invalid_year",
+            "year must be between 1886 and 2100",
+        )),
         _ => Ok(()),
     }
 }
 
 fn check_odometer(km: i64) -> AppResult<()> {
     if km < 0 {
-        return Err(AppError::invalid("odometerKm", "invalid_odometer", "odometer cannot be negative"));
+        return Err(AppError::invalid(
+            "odometerKm",
+            "invalid_odometer",
+            "odometer cannot be negative",
+        ));
     }
     Ok(())
 }
@@ -65,7 +75,11 @@ async fn live_customer<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<()> 
         .ok_or_else(|| AppError::invalid("customerId", "not_found", "no such customer"))
 }
 
-async fn start_ownership<C: ConnectionTrait>(conn: &C, vehicle_id: Uuid, customer_id: Uuid) -> AppResult<()> {
+async fn start_ownership<C: ConnectionTrait>(
+    conn: &C,
+    vehicle_id: Uuid,
+    customer_id: Uuid,
+) -> AppResult<()> {
     let now = Utc::now();
     vehicle_ownerships::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -81,7 +95,13 @@ async fn start_ownership<C: ConnectionTrait>(conn: &C, vehicle_id: Uuid, custome
     Ok(())
 }
 
-async fn record_reading<C: ConnectionTrait>(conn: &C, caller: &Caller, vehicle_id: Uuid, km: i64, correction: bool) -> AppResult<()> {
+async fn record_reading<C: ConnectionTrait>(
+    conn: &C,
+    caller: &Caller,
+    vehicle_id: Uuid,
+    km: i64,
+    correction: bool,
+) -> AppResult<()> {
     let now = Utc::now();
     odometer_readings::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -134,7 +154,13 @@ pub async fn create(db: &Db, caller: &Caller, new: NewVehicle) -> AppResult<vehi
     Ok(row)
 }
 
-pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: VehicleChanges) -> AppResult<vehicles::Model> {
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    ch: VehicleChanges,
+) -> AppResult<vehicles::Model> {
     if let Some(y) = ch.year {
         check_year(y)?;
     }
@@ -147,7 +173,10 @@ pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: Vehicl
     if let Some(owner) = ch.customer_id.filter(|c| *c != before.customer_id) {
         live_customer(&tx, owner).await?;
         vehicle_ownerships::Entity::update_many()
-            .col_expr(vehicle_ownerships::Column::EndedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+            .col_expr(
+                vehicle_ownerships::Column::EndedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
             .filter(vehicle_ownerships::Column::VehicleId.eq(id))
             .filter(vehicle_ownerships::Column::EndedAt.is_null())
             .exec(&tx)
@@ -191,25 +220,62 @@ pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: Vehicl
     }
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    audit::record(&tx, caller, "vehicle", id, "update", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "vehicle",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn delete(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResult<vehicles::Model> {
+pub async fn delete(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+) -> AppResult<vehicles::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<vehicles::Entity, _>(&tx, id, version, Liveness::Live).await?;
     let after = set_deleted::<vehicles::ActiveModel, _>(&tx, before.clone(), true).await?;
-    audit::record(&tx, caller, "vehicle", id, "delete", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "vehicle",
+        id,
+        "delete",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn restore(db: &Db, caller: &Caller, id: Uuid, version: i32) -> AppResult<vehicles::Model> {
+pub async fn restore(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+) -> AppResult<vehicles::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<vehicles::Entity, _>(&tx, id, version, Liveness::Deleted).await?;
     let after = set_deleted::<vehicles::ActiveModel, _>(&tx, before.clone(), false).await?;
-    audit::record(&tx, caller, "vehicle", id, "restore", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "vehicle",
+        id,
+        "restore",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

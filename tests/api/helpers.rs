@@ -1,0 +1,325 @@
+//! Test harness: a migrated template database per run (a file on SQLite, a `TEMPLATE` on PostgreSQL),
+//! one copy per test, dropped when the test ends, and an HTTP client for the app.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use autoshop::db::{Db, DbStats};
+use autoshop::{App, Settings};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// The backend under test: `DATABASE_URL=postgres://…` selects PostgreSQL, anything else SQLite.
+fn postgres_base() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", now_secs(), uuid::Uuid::new_v4().simple())
+}
+
+/// The per-run template, shared by the tests alive at once and dropped after the last of them.
+struct Template {
+    name: Option<String>,
+    users: usize,
+}
+
+static TEMPLATE: Mutex<Template> = Mutex::const_new(Template {
+    name: None,
+    users: 0,
+});
+
+fn with_database(base: &str, db: &str) -> String {
+    match base.rfind('/') {
+        Some(i) => format!("{}/{db}", &base[..i]),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn sqlite_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("autoshop-tests-{}", std::process::id()))
+}
+
+/// Drops databases a killed run left behind (their names carry their birth time).
+async fn sweep_stale(admin: &sea_orm::DatabaseConnection) {
+    let rows = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            admin.get_database_backend(),
+            "SELECT datname FROM pg_database WHERE datname LIKE 'autoshop\\_t%'".to_owned(),
+        ))
+        .await
+        .unwrap_or_default();
+    for r in rows {
+        let Ok(name) = r.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let born: u64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
+        if now_secs().saturating_sub(born) > 6 * 3600 {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+async fn make_template() -> String {
+    match postgres_base() {
+        Some(base) => {
+            let admin = Database::connect(&base)
+                .await
+                .expect("connect to PostgreSQL");
+            sweep_stale(&admin).await;
+            let name = unique("autoshop_tpl");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create template");
+            admin.close().await.ok();
+            let conn = Database::connect(&with_database(&base, &name))
+                .await
+                .expect("connect template");
+            <migration::Migrator as migration::MigratorTrait>::up(&conn, None)
+                .await
+                .expect("migrate template");
+            conn.close().await.ok();
+            name
+        }
+        None => {
+            let dir = sqlite_dir();
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let path = dir.join("template.db");
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let conn = Database::connect(&url).await.expect("open template");
+            <migration::Migrator as migration::MigratorTrait>::up(&conn, None)
+                .await
+                .expect("migrate template");
+            // Fold the WAL into the main file so a plain copy carries everything.
+            conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .ok();
+            conn.close().await.ok();
+            path.display().to_string()
+        }
+    }
+}
+
+/// A database of the test's own, copied from the template. Dropped with the guard.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let mut t = TEMPLATE.lock().await;
+        if t.name.is_none() {
+            t.name = Some(make_template().await);
+        }
+        let template = t.name.clone().unwrap_or_default();
+        let name = unique("autoshop_t");
+        let url = match postgres_base() {
+            Some(base) => {
+                let admin = Database::connect(&base)
+                    .await
+                    .expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!(
+                        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                    ))
+                    .await
+                    .expect("copy template");
+                admin.close().await.ok();
+                with_database(&base, &name)
+            }
+            None => {
+                let path = sqlite_dir().join(format!("{name}.db"));
+                std::fs::copy(&template, &path).expect("copy template file");
+                format!("sqlite://{}?mode=rwc", path.display())
+            }
+        };
+        t.users += 1;
+        Self { url, name }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which must not block on async work: clean up on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let mut t = TEMPLATE.lock().await;
+                t.users = t.users.saturating_sub(1);
+                let last = t.users == 0;
+                match postgres_base() {
+                    Some(base) => {
+                        let mut doomed = vec![name];
+                        if last {
+                            doomed.extend(t.name.take());
+                        }
+                        if let Ok(admin) = Database::connect(&base).await {
+                            for db in doomed {
+                                let sql = format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)");
+                                let _ = admin.execute_unprepared(&sql).await;
+                            }
+                            admin.close().await.ok();
+                        }
+                    }
+                    None => {
+                        let dir = sqlite_dir();
+                        for ext in ["db", "db-wal", "db-shm"] {
+                            let _ = std::fs::remove_file(dir.join(format!("{name}.{ext}")));
+                        }
+                        if last {
+                            t.name = None;
+                            let _ = std::fs::remove_dir_all(dir);
+                        }
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A running app with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: Db,
+    stats: Arc<DbStats>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    // Last: the database goes after the app's pool.
+    _database: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the app exactly as `main` does, with extra environment variables.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        // Logs go to the test's captured output: shown only when it fails (RUST_LOG picks what).
+        autoshop::telemetry::init_logging(autoshop::config::LogFormat::Pretty);
+        let database = TestDb::new().await;
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("AUTOSHOP_LISTEN".into(), "127.0.0.1:0".into()),
+            ("DATABASE_URL".into(), database.url.clone()),
+            ("AUTOSHOP_AUTO_MIGRATE".into(), "false".into()),
+        ]);
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_vars(env).expect("settings");
+        let app = App::build(settings).await.expect("app builds");
+        let addr = app.local_addr();
+        let db = app.state().db.clone();
+        let stats = Arc::clone(&db.stats);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.serve(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            db,
+            stats,
+            _shutdown: tx,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// SQL statements run so far by this app's pool.
+    pub fn statements(&self) -> u64 {
+        self.stats.statements()
+    }
+
+    /// Posts a GraphQL request and returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let res = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "GraphQL answers 200 even for errors");
+        res.json().await.expect("json body")
+    }
+
+    /// Posts a GraphQL request that must succeed, and returns its `data`.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Seeds a small demo shop through the same code as `autoshop seed-demo`.
+    pub async fn seed(&self, customers: usize, work_orders: usize) {
+        autoshop::seed::demo(
+            &self.db,
+            autoshop::seed::Volume {
+                customers,
+                work_orders,
+            },
+            false,
+        )
+        .await
+        .expect("seed");
+    }
+
+    /// Runs SQL straight against the app's database: for checking what the API did (or did not) write.
+    pub async fn sql_one(&self, sql: &str) -> sea_orm::QueryResult {
+        let stmt =
+            sea_orm::Statement::from_string(self.db.conn.get_database_backend(), sql.to_owned());
+        self.db
+            .conn
+            .query_one_raw(stmt)
+            .await
+            .expect("query")
+            .expect("a row")
+    }
+
+    /// Counts rows of a table: proves what a refused request did not write.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.sql_one(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await
+            .try_get::<i64>("", "n")
+            .expect("n")
+    }
+}
+
+/// The first error's `extensions.code`.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+pub fn is_postgres() -> bool {
+    postgres_base().is_some()
+}

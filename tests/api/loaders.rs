@@ -1,0 +1,94 @@
+//! No N+1: the number of SQL statements per request does not grow with the number of rows returned.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+const EVERYTHING: &str = r#"
+query($first: Int!) {
+  workOrders(first: $first, sort: CREATED_AT_ASC) {
+    edges { node {
+      number total
+      customer { name balanceDue homeLocation { name } vehicles { vin } recentWorkOrders(limit: 3) { number } recentInvoices(limit: 2) { number } }
+      vehicle { plateNumber customer { name } recentWorkOrders(limit: 2) { number } files { id } }
+      location { name }
+      lines { kind total mechanic { name } }
+      mechanics { name }
+      statusHistory { toStatus changedBy { name } }
+      invoice { number balance lines { total } payments { amount recordedBy { name } refundOf { id } } customer { name } workOrder { number } }
+      files { id }
+    } }
+  }
+}"#;
+
+async fn statements_for(
+    app: &TestApp,
+    query: &str,
+    vars: serde_json::Value,
+) -> (u64, serde_json::Value) {
+    let before = app.statements();
+    tracing::info!("--- {vars}");
+    let data = app.ok(query, vars).await;
+    (app.statements() - before, data)
+}
+
+#[tokio::test]
+async fn five_or_fifty_work_orders_with_every_relation_cost_the_same_statements() {
+    // A wider batching window than the default 1 ms: a debug build on two busy cores can take longer than
+    // that to resolve 50 rows, and this test is about the statements the design needs, not about timing.
+    let app = TestApp::spawn_with(&[("AUTOSHOP_LOADER_DELAY_MS", "20")]).await;
+    app.seed(20, 120).await;
+    // Warm the pool first: a batch that waits for a new connection shifts every later batch in time.
+    statements_for(&app, EVERYTHING, json!({ "first": 50 })).await;
+    let (few, small) = statements_for(&app, EVERYTHING, json!({ "first": 5 })).await;
+    let (many, large) = statements_for(&app, EVERYTHING, json!({ "first": 50 })).await;
+    assert_eq!(
+        small["workOrders"]["edges"].as_array().map(Vec::len),
+        Some(5)
+    );
+    assert_eq!(
+        large["workOrders"]["edges"].as_array().map(Vec::len),
+        Some(50)
+    );
+    // The relations really were resolved, not skipped.
+    let invoiced = large["workOrders"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["node"]["invoice"].is_object())
+        .count();
+    assert!(invoiced > 0);
+    assert_eq!(
+        few, many,
+        "statements grew with rows: {few} for 5, {many} for 50"
+    );
+    assert!(many <= 25, "{many} statements for one request");
+}
+
+#[tokio::test]
+async fn nodes_of_many_ids_cost_one_statement_per_type() {
+    let app = TestApp::spawn_with(&[("AUTOSHOP_LOADER_DELAY_MS", "20")]).await;
+    app.seed(30, 30).await;
+    let ids = app.ok("{ customers(first: 30) { edges { node { id } } } workOrders(first: 30) { edges { node { id } } } }", json!({})).await;
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    for list in ["customers", "workOrders"] {
+        all.extend(
+            ids[list]["edges"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| e["node"]["id"].clone()),
+        );
+    }
+    let q = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Customer { name } ... on WorkOrder { number customer { name } } } }";
+    let (n, data) = statements_for(&app, q, json!({ "ids": all })).await;
+    assert_eq!(data["nodes"].as_array().map(Vec::len), Some(60));
+    assert!(
+        data["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|n| n.is_object())
+    );
+    assert!(n <= 3, "{n} statements for 60 nodes of two types");
+}

@@ -1,0 +1,12 @@
+//! Black-box API tests: each test starts the app on port 0 with a database of its own, on SQLite by default
+//! or on PostgreSQL when `DATABASE_URL` names one.
+
+mod contract;
+mod customers;
+mod helpers;
+mod limits;
+mod loaders;
+mod migrations;
+mod pagination;
+mod platform;
+mod vehicles;

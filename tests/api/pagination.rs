@@ -1,0 +1,211 @@
+//! Connections: keyset cursors forward and backward, sorts, filters, page-size caps and malformed input.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code};
+
+const PAGE: &str = r#"
+query($first: Int, $after: String, $last: Int, $before: String, $sort: CustomerSort = NAME_ASC) {
+  customers(first: $first, after: $after, last: $last, before: $before, sort: $sort) {
+    edges { cursor node { id name } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"#;
+
+fn names(page: &Value) -> Vec<String> {
+    page["customers"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["node"]["name"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["customers"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["node"]["id"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn walking_forward_page_by_page_visits_every_customer_once_in_name_order() {
+    let app = TestApp::spawn().await;
+    app.seed(45, 0).await;
+    let total = app.ok("{ customers { totalCount } }", json!({})).await["customers"]["totalCount"]
+        .as_i64()
+        .unwrap_or(0);
+    assert!(total >= 45);
+    let (mut seen, mut all_names, mut after) = (Vec::new(), Vec::new(), Value::Null);
+    loop {
+        let page = app.ok(PAGE, json!({ "first": 10, "after": after })).await;
+        seen.extend(ids(&page));
+        all_names.extend(names(&page));
+        let info = &page["customers"]["pageInfo"];
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].clone();
+    }
+    assert_eq!(seen.len() as i64, total);
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>().len(),
+        seen.len(),
+        "no customer twice"
+    );
+    let mut sorted = all_names.clone();
+    sorted.sort();
+    assert_eq!(all_names, sorted);
+}
+
+#[tokio::test]
+async fn walking_backward_with_last_and_before_mirrors_the_forward_walk() {
+    let app = TestApp::spawn().await;
+    app.seed(23, 0).await;
+    let forward = app
+        .ok(PAGE, json!({ "first": 100, "sort": "CREATED_AT_DESC" }))
+        .await;
+    let all = ids(&forward);
+    let (mut back, mut before) = (Vec::new(), Value::Null);
+    loop {
+        let page = app
+            .ok(
+                PAGE,
+                json!({ "last": 7, "before": before, "sort": "CREATED_AT_DESC" }),
+            )
+            .await;
+        let mut chunk = ids(&page);
+        chunk.extend(back);
+        back = chunk;
+        let info = &page["customers"]["pageInfo"];
+        if info["hasPreviousPage"] != true {
+            break;
+        }
+        before = info["startCursor"].clone();
+    }
+    assert_eq!(back, all);
+}
+
+#[tokio::test]
+async fn a_cursor_from_another_sort_order_is_refused() {
+    let app = TestApp::spawn().await;
+    app.seed(5, 0).await;
+    let page = app.ok(PAGE, json!({ "first": 2 })).await;
+    let cursor = page["customers"]["pageInfo"]["endCursor"].clone();
+    let body = app
+        .gql(
+            PAGE,
+            json!({ "first": 2, "after": cursor, "sort": "CREATED_AT_ASC" }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "invalid_cursor");
+    assert_eq!(body["data"], Value::Null);
+}
+
+#[tokio::test]
+async fn malformed_cursors_ids_and_page_sizes_get_typed_errors() {
+    let app = TestApp::spawn().await;
+    for (vars, code) in [
+        (
+            json!({ "first": 2, "after": "not-a-cursor" }),
+            "invalid_cursor",
+        ),
+        (json!({ "first": 2, "after": "WyJ4Il0" }), "invalid_cursor"),
+        (json!({ "first": 101 }), "page_size_exceeded"),
+        (json!({ "first": -1 }), "invalid_page_args"),
+        (json!({ "first": 1, "last": 1 }), "invalid_page_args"),
+    ] {
+        let body = app.gql(PAGE, vars.clone()).await;
+        assert_eq!(error_code(&body), code, "{vars} -> {body}");
+    }
+    let body = app.gql("{ node(id: \"garbage\") { id } }", json!({})).await;
+    assert_eq!(error_code(&body), "invalid_id");
+    let vehicle_id = autoshop::schema::ids::encode("Vehicle", uuid::Uuid::now_v7());
+    let body = app
+        .gql(
+            "query($c: ID) { workOrders(filter: { customerId: $c }) { totalCount } }",
+            json!({ "c": vehicle_id.as_str() }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "invalid_id");
+    let body = app
+        .gql("{ customers(first: \"ten\") { totalCount } }", json!({}))
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Int"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn total_count_costs_a_query_only_when_selected() {
+    let app = TestApp::spawn().await;
+    app.seed(5, 0).await;
+    let before = app.statements();
+    app.ok(
+        "{ customers(first: 3) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    let without = app.statements() - before;
+    let before = app.statements();
+    app.ok(
+        "{ customers(first: 3) { totalCount edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    let with = app.statements() - before;
+    assert_eq!((without, with), (1, 2));
+}
+
+#[tokio::test]
+async fn work_orders_filter_by_status_and_customer() {
+    let app = TestApp::spawn().await;
+    app.seed(10, 80).await;
+    let data = app
+        .ok("{ workOrders(first: 100, filter: { statuses: [CLOSED] }) { totalCount edges { node { status customer { id } } } } }", json!({}))
+        .await;
+    let edges = data["workOrders"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!edges.is_empty());
+    assert!(edges.iter().all(|e| e["node"]["status"] == "CLOSED"));
+    let customer = edges[0]["node"]["customer"]["id"].clone();
+    let mine = app
+        .ok("query($c: ID) { workOrders(first: 100, filter: { customerId: $c }) { edges { node { customer { id } } } } }", json!({ "c": customer }))
+        .await;
+    let mine = mine["workOrders"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|e| e["node"]["customer"]["id"] == customer));
+}
+
+#[tokio::test]
+async fn name_filters_match_case_insensitively_and_treat_wildcards_literally() {
+    let app = TestApp::spawn().await;
+    crate::customers::create_customer(&app, "Anna Novak").await;
+    crate::customers::create_customer(&app, "100% Motors").await;
+    crate::customers::create_customer(&app, "Ben Ross").await;
+    let q =
+        "query($n: String) { customers(filter: { nameContains: $n }) { edges { node { name } } } }";
+    let found = app.ok(q, json!({ "n": "NOVAK" })).await;
+    assert_eq!(
+        found["customers"]["edges"],
+        json!([{ "node": { "name": "Anna Novak" } }])
+    );
+    let found = app.ok(q, json!({ "n": "%" })).await;
+    assert_eq!(
+        found["customers"]["edges"],
+        json!([{ "node": { "name": "100% Motors" } }])
+    );
+}
