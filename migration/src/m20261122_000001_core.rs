@@ -492,12 +492,14 @@ mod tests {
         let created: Vec<String> = tables()
             .iter()
             .map(|t| {
-                t.get_table_name()
-                    .map(|n| n.to_string())
+                t.to_string(PostgresQueryBuilder)
+                    .split('"')
+                    .nth(1)
                     .unwrap_or_default()
+                    .to_owned()
             })
             .collect();
-        let listed: Vec<String> = TABLES.iter().map(|s| s.to_string()).collect();
+        let listed: Vec<String> = TABLES.iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(created, listed);
     }
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Benchmark: throughput and latency of the SPA's main screens (board, customer card, lookup) through GraphQL on
+# PostgreSQL, at concurrency 1, 16 and 64, beside the raw-SQL floor (one hand-written query per screen through
+# pgbench), and their ratio. Writes bench/RESULTS.md.
+#
+#   bash bench/run.sh                 # scale 3 (~900 customers, ~9000 work orders), 10 s per run
+#   SCALE=10 DURATION=20 bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCALE=${SCALE:-3}
+DURATION=${DURATION:-10}
+PORT=${PORT:-18090}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+DB=autoshop_bench
+OUT=bench/out
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v pgbench >/dev/null || { apt-get update -qq && apt-get install -y -qq postgresql-client >/dev/null; }
+
+echo "building (release)"
+cargo build --release -q
+psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+export DATABASE_URL="$PG/$DB"
+./target/release/autoshop migrate >/dev/null
+./target/release/autoshop seed-demo --scale "$SCALE"
+psql -q "$DATABASE_URL" -c "VACUUM ANALYZE"
+
+AUTOSHOP_ENV=production AUTOSHOP_LISTEN="127.0.0.1:$PORT" AUTOSHOP_DB_MAX_CONNECTIONS=32 RUST_LOG=warn \
+  ./target/release/autoshop serve >"$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+
+q() { psql -Atq "$DATABASE_URL" -c "$1"; }
+LOCATION=$(q "SELECT location_id FROM work_orders WHERE status NOT IN ('closed','cancelled') GROUP BY location_id ORDER BY count(*) DESC LIMIT 1")
+CUSTOMER=$(q "SELECT customer_id FROM work_orders GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 1")
+VEHICLE=$(q "SELECT id FROM vehicles ORDER BY id LIMIT 1")
+
+# Request bodies from the contract's own operations, with the ids as the SPA would send them.
+python3 - "$LOCATION" "$CUSTOMER" "$VEHICLE" "$OUT" <<'PY'
+import base64, json, sys
+loc, cust, veh, out = sys.argv[1:5]
+gid = lambda t, u: base64.urlsafe_b64encode(f"{t}:{u}".encode()).decode().rstrip("=")
+ops = {
+    "board": ("work-order-board.graphql", "WorkOrderBoard", {"locationId": gid("Location", loc)}),
+    "customer_card": ("customer-card.graphql", "CustomerCard", {"id": gid("Customer", cust)}),
+    "lookup": ("lookup.graphql", "Lookup", {"id": gid("Vehicle", veh)}),
+}
+for name, (file, op, variables) in ops.items():
+    query = open(f"frontend-contract/{file}").read()
+    json.dump({"query": query, "operationName": op, "variables": variables}, open(f"{out}/{name}.json", "w"))
+PY
+for op in board customer_card lookup; do
+  sed -e "s/@LOCATION@/$LOCATION/g" -e "s/@CUSTOMER@/$CUSTOMER/g" -e "s/@VEHICLE@/$VEHICLE/g" "bench/sql/$op.sql" >"$OUT/$op.sql"
+  body=$(curl -s -XPOST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' --data-binary "@$OUT/$op.json")
+  if [[ "$body" == *'"errors"'* || "$body" != *'"data"'* ]]; then echo "$op failed: ${body:0:400}"; exit 1; fi
+  rows=$(psql -Atq "$DATABASE_URL" -f "$OUT/$op.sql" | wc -l)
+  echo "$op: GraphQL answers $(echo -n "$body" | wc -c) bytes; SQL floor returns $rows row(s)"
+done
+
+percentiles() { # latency log of pgbench (-l): 3rd column is the latency in microseconds
+  cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f %.2f", a[int(NR*0.50)]/1000, a[int(NR*0.99)]/1000}'
+}
+
+RESULTS="$OUT/results.tsv"
+: >"$RESULTS"
+for op in board customer_card lookup; do
+  for c in 1 16 64; do
+    threads=$(( c == 1 ? 1 : 2 ))
+    g=$(BODY_FILE="$OUT/$op.json" wrk -t"$threads" -c"$c" -d"${DURATION}s" -s bench/post.lua "http://127.0.0.1:$PORT/graphql" | grep '^RESULT')
+    g_rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$g"); g_p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$g"); g_p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$g")
+    non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$g")
+    rm -f "$OUT"/pgbench_log.*
+    s=$(cd "$OUT" && pgbench -n -M prepared -c "$c" -j "$threads" -T "$DURATION" -l --log-prefix=pgbench_log -f "$op.sql" "$DATABASE_URL" 2>/dev/null | grep -E '^tps' | head -1)
+    s_tps=$(sed -E 's/tps = ([0-9.]+).*/\1/' <<<"$s")
+    read -r s_p50 s_p99 <<<"$(percentiles "$OUT"/pgbench_log.*)"
+    ratio=$(python3 -c "print(f'{$g_rps / $s_tps:.2f}')")
+    printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$op" "$c" "$g_rps" "$g_p50" "$g_p99" "$s_tps" "$s_p50" "$s_p99" "$ratio" "$non2xx" | tee -a "$RESULTS"
+  done
+done
+
+{
+  echo "# Benchmark results"
+  echo
+  echo "Measured by \`bash bench/run.sh\` (SCALE=$SCALE, ${DURATION}s per run) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB;"
+  echo "server (release build), PostgreSQL $(psql -Atq "$DATABASE_URL" -c 'SHOW server_version' | cut -d' ' -f1), wrk and pgbench all share those cores."
+  echo "Data: $(q "SELECT count(*) FROM customers") customers, $(q "SELECT count(*) FROM vehicles") vehicles, $(q "SELECT count(*) FROM work_orders") work orders, $(q "SELECT count(*) FROM invoices") invoices."
+  echo
+  echo "GraphQL: the contract's operation over HTTP (wrk). Floor: one hand-written SQL query per screen (bench/sql/, pgbench, prepared)."
+  echo "Ratio = GraphQL requests/s ÷ floor transactions/s. Target at concurrency 16: ≥ 0.45."
+  echo
+  echo "| screen | concurrency | GraphQL req/s | p50 ms | p99 ms | SQL floor tps | p50 ms | p99 ms | ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}' "$RESULTS"
+} >bench/RESULTS.md
+echo
+cat bench/RESULTS.md
