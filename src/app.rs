@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_graphql::http::GraphiQLSource;
@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
-use crate::schema::{self, AppSchema, loaders};
+use crate::schema::{self, AppSchema, limits, loaders};
 
 /// What every request shares.
 #[derive(Clone, Debug)]
@@ -141,12 +141,34 @@ async fn graphql(
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> GraphQLResponse {
-    let caller = crate::auth::caller_from_request(&headers, Some(peer));
-    let req = req.into_inner().data(caller).data(loaders::for_request(
-        s.app.db.conn.clone(),
-        s.app.limits.loader_delay,
-    ));
-    s.schema.execute(req).await.into()
+    let started = Instant::now();
+    let req = req.into_inner();
+    let (response, operation) = match limits::inspect(
+        &req.query,
+        req.operation_name.as_deref(),
+        s.app.limits.max_aliases,
+    ) {
+        Err(e) => (async_graphql::Response::from_errors(vec![e]), None),
+        Ok(doc) => {
+            let operation = doc.operation.map(str::to_owned);
+            let caller = crate::auth::caller_from_request(&headers, Some(peer));
+            let loaders = loaders::for_request(
+                s.app.db.conn.clone(),
+                s.app.limits.loader_delay,
+                !doc.writes,
+            );
+            (
+                s.schema.execute(req.data(caller).data(loaders)).await,
+                operation,
+            )
+        }
+    };
+    limits::record(
+        operation.as_deref(),
+        response.errors.is_empty(),
+        started.elapsed(),
+    );
+    response.into()
 }
 
 /// Only `application/json` POSTs reach GraphQL: a cross-site form or `text/plain` POST cannot run a mutation.

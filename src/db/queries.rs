@@ -38,6 +38,32 @@ macro_rules! sort_name {
     };
 }
 
+/// The creation- and change-time orders every business record offers.
+fn time_sort<E: EntityTrait>(
+    by: SortBy,
+    desc: bool,
+    created: E::Column,
+    updated: E::Column,
+    id: E::Column,
+) -> SortKey<E> {
+    match by {
+        SortBy::UpdatedAt => key(
+            sort_name!(desc, "updated", "-updated"),
+            updated,
+            id,
+            KeyKind::Time,
+            desc,
+        ),
+        _ => key(
+            sort_name!(desc, "created", "-created"),
+            created,
+            id,
+            KeyKind::Time,
+            desc,
+        ),
+    }
+}
+
 /// `%needle%` for a case-insensitive `LIKE` on both backends, with the needle's own wildcards escaped.
 fn contains_ci(column: impl sea_orm::sea_query::IntoColumnRef, needle: &str) -> Expr {
     let escaped: String = needle
@@ -89,20 +115,7 @@ pub fn customer_sort(by: SortBy, desc: bool) -> SortKey<customers::Entity> {
             KeyKind::Text,
             desc,
         ),
-        SortBy::UpdatedAt => key(
-            sort_name!(desc, "updated", "-updated"),
-            C::UpdatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-        _ => key(
-            sort_name!(desc, "created", "-created"),
-            C::CreatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
+        _ => time_sort(by, desc, C::CreatedAt, C::UpdatedAt, C::Id),
     }
 }
 
@@ -134,22 +147,7 @@ pub fn vehicles(f: &VehicleFilter) -> Select<vehicles::Entity> {
 
 pub fn vehicle_sort(by: SortBy, desc: bool) -> SortKey<vehicles::Entity> {
     use vehicles::Column as C;
-    match by {
-        SortBy::UpdatedAt => key(
-            sort_name!(desc, "updated", "-updated"),
-            C::UpdatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-        _ => key(
-            sort_name!(desc, "created", "-created"),
-            C::CreatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-    }
+    time_sort(by, desc, C::CreatedAt, C::UpdatedAt, C::Id)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -184,22 +182,7 @@ pub fn work_orders(f: &WorkOrderFilter) -> Select<work_orders::Entity> {
 
 pub fn work_order_sort(by: SortBy, desc: bool) -> SortKey<work_orders::Entity> {
     use work_orders::Column as C;
-    match by {
-        SortBy::UpdatedAt => key(
-            sort_name!(desc, "updated", "-updated"),
-            C::UpdatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-        _ => key(
-            sort_name!(desc, "created", "-created"),
-            C::CreatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-    }
+    time_sort(by, desc, C::CreatedAt, C::UpdatedAt, C::Id)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -230,22 +213,7 @@ pub fn invoices(f: &InvoiceFilter) -> Select<invoices::Entity> {
 
 pub fn invoice_sort(by: SortBy, desc: bool) -> SortKey<invoices::Entity> {
     use invoices::Column as C;
-    match by {
-        SortBy::UpdatedAt => key(
-            sort_name!(desc, "updated", "-updated"),
-            C::UpdatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-        _ => key(
-            sort_name!(desc, "created", "-created"),
-            C::CreatedAt,
-            C::Id,
-            KeyKind::Time,
-            desc,
-        ),
-    }
+    time_sort(by, desc, C::CreatedAt, C::UpdatedAt, C::Id)
 }
 
 #[derive(Debug, Default, Clone)]

@@ -30,6 +30,24 @@ fn page(
     }
 }
 
+/// Runs one page of a list and maps its rows to GraphQL nodes.
+async fn listed<E, N>(
+    ctx: &Context<'_>,
+    select: sea_orm::Select<E>,
+    sort: &crate::db::keyset::SortKey<E>,
+    args: PageArgs,
+    node: impl Fn(E::Model) -> N,
+) -> Result<Conn<N>>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Send + Sync,
+    N: async_graphql::OutputType,
+{
+    let s = state(ctx);
+    let l = reads::list(&s.db, select, sort, &args, s.limits.max_page_size).await?;
+    Ok(connection(l, node))
+}
+
 fn opt_id(kind: &str, id: Option<&ID>, field: &str) -> Result<Option<uuid::Uuid>> {
     Ok(id.map(|i| ids::decode_as(kind, i, field)).transpose()?)
 }
@@ -128,16 +146,17 @@ impl ListQuery {
             CustomerSort::CreatedAtDesc => (SortBy::CreatedAt, true),
             CustomerSort::UpdatedAtDesc => (SortBy::UpdatedAt, true),
         };
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        let conn = listed(
+            ctx,
             queries::customers(&f),
             &queries::customer_sort(by, desc),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            Customer,
         )
         .await?;
-        Ok(connection(l.page, l.count, Customer))
+        let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
+        Customer::prime_list(ctx, &rows, ctx.look_ahead().field("edges").field("node")).await?;
+        Ok(conn)
     }
 
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -165,16 +184,14 @@ impl ListQuery {
             include_deleted: false,
         };
         let (by, desc) = sort.key();
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::vehicles(&f),
             &queries::vehicle_sort(by, desc),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            Vehicle,
         )
-        .await?;
-        Ok(connection(l.page, l.count, Vehicle))
+        .await
     }
 
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -196,16 +213,17 @@ impl ListQuery {
             include_deleted: false,
         };
         let (by, desc) = sort.key();
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        let conn = listed(
+            ctx,
             queries::work_orders(&f),
             &queries::work_order_sort(by, desc),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            WorkOrder,
         )
         .await?;
-        Ok(connection(l.page, l.count, WorkOrder))
+        let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
+        WorkOrder::prime_list(ctx, &rows, ctx.look_ahead().field("edges").field("node")).await?;
+        Ok(conn)
     }
 
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -230,16 +248,14 @@ impl ListQuery {
             )?,
         };
         let (by, desc) = sort.key();
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::invoices(&f),
             &queries::invoice_sort(by, desc),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            Invoice,
         )
-        .await?;
-        Ok(connection(l.page, l.count, Invoice))
+        .await
     }
 
     /// Payments and refunds, newest first.
@@ -256,16 +272,14 @@ impl ListQuery {
         let f = queries::PaymentFilter {
             invoice_id: opt_id("Invoice", invoice_id.as_ref(), "invoiceId")?,
         };
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::payments(&f),
             &queries::payment_sort(true),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            Payment,
         )
-        .await?;
-        Ok(connection(l.page, l.count, Payment))
+        .await
     }
 
     /// File metadata, newest first.
@@ -288,16 +302,14 @@ impl ListQuery {
             parent_id: parent,
             include_pending: false,
         };
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::files(&f),
             &queries::file_sort(true),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            File,
         )
-        .await?;
-        Ok(connection(l.page, l.count, File))
+        .await
     }
 
     #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
@@ -309,15 +321,13 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<Location>> {
-        let s = state(ctx);
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::locations(),
             &queries::location_sort(),
-            &page(first, after, last, before),
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            Location,
         )
-        .await?;
-        Ok(connection(l.page, l.count, Location))
+        .await
     }
 }

@@ -1,9 +1,10 @@
-//! Relay connections built from keyset pages, with a `totalCount` that runs only when selected.
+//! Relay connections built from keyset pages, with a `totalCount` that costs a query only when selected.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Object, OutputType, Result};
 
-use crate::db::keyset::{CountQuery, Page};
+use crate::db::keyset::CountQuery;
+use crate::services::reads::Listed;
 
 /// Extra fields on every connection.
 pub struct ConnectionExtras {
@@ -20,11 +21,8 @@ impl ConnectionExtras {
 
 pub type Conn<N> = Connection<String, N, ConnectionExtras, EmptyFields>;
 
-pub fn connection<M, N: OutputType>(
-    page: Page<M>,
-    count: CountQuery,
-    node: impl Fn(M) -> N,
-) -> Conn<N> {
+pub fn connection<M, N: OutputType>(listed: Listed<M>, node: impl Fn(M) -> N) -> Conn<N> {
+    let Listed { page, count } = listed;
     let mut c = Connection::with_additional_fields(
         page.has_previous_page,
         page.has_next_page,

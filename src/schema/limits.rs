@@ -1,23 +1,13 @@
-//! Request-level guards and telemetry: an alias ceiling (depth and complexity are built in) and per-operation metrics.
+//! Request-level guards and telemetry kept out of async-graphql's extension chain: any extension there wraps
+//! every field resolution in boxed futures, which costs more than the rest of a large query put together.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
-};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Response, ServerError, ServerResult, Variables};
-
-/// Refuses documents with more than N aliases: aliases multiply work without raising depth.
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimit(self.0))
-    }
-}
+use async_graphql::parser::parse_query;
+use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, ServerError};
 
 fn count_aliases(set: &SelectionSet) -> usize {
     set.items
@@ -32,93 +22,137 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimit {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let aliases: usize = doc
-            .operations
-            .iter()
-            .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-            .sum::<usize>()
-            + doc
-                .fragments
-                .values()
-                .map(|f| count_aliases(&f.node.selection_set.node))
-                .sum::<usize>();
-        if aliases > self.0 {
-            let mut e = ServerError::new(
-                format!(
-                    "the query uses {aliases} aliases; at most {} are allowed",
-                    self.0
-                ),
-                None,
-            );
-            e.extensions = Some({
-                let mut ext = async_graphql::ErrorExtensionValues::default();
-                ext.set("code", "too_many_aliases");
-                ext
-            });
-            return Err(e);
-        }
-        Ok(doc)
-    }
+/// What the handler needs to know about a document before running it.
+#[derive(Debug, Clone, Copy)]
+pub struct Inspection<'a> {
+    /// Some operation in the document writes; reads then bypass the loader cache.
+    pub writes: bool,
+    /// The operation's name for metrics: the one the request named, or the document's only one.
+    pub operation: Option<&'a str>,
 }
 
-/// Counts requests and records latency per operation name for `/metrics`.
-pub struct OperationMetrics;
+/// Refuses documents with more than `max` aliases (aliases multiply work without adding depth), tells whether
+/// the document writes and names its operation. A document that does not parse is left for the engine to report.
+pub fn inspect<'a>(
+    query: &str,
+    operation: Option<&'a str>,
+    max: usize,
+) -> Result<Inspection<'a>, ServerError> {
+    let Ok(doc) = parse_query(query) else {
+        return Ok(Inspection {
+            writes: false,
+            operation,
+        });
+    };
+    let writes = doc
+        .operations
+        .iter()
+        .any(|(_, op)| op.node.ty != OperationType::Query);
+    let mut names = doc.operations.iter().map(|(name, _)| name);
+    let operation = match (operation, names.next(), names.next()) {
+        (Some(named), _, _) => Some(named),
+        (None, Some(Some(only)), None) => Some(label(Some(only.as_str()))),
+        _ => None,
+    };
+    let aliases: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+        .sum::<usize>()
+        + doc
+            .fragments
+            .values()
+            .map(|f| count_aliases(&f.node.selection_set.node))
+            .sum::<usize>();
+    if aliases <= max {
+        return Ok(Inspection { writes, operation });
+    }
+    let mut e = ServerError::new(
+        format!("the query uses {aliases} aliases; at most {max} are allowed"),
+        None,
+    );
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", "too_many_aliases");
+    e.extensions = Some(ext);
+    Err(e)
+}
 
 /// Operation names are chosen by clients: past this many distinct ones, the rest share one label.
 const MAX_OPERATION_LABELS: usize = 200;
 
-static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
 
-fn label(name: Option<&str>) -> String {
-    let Some(name) = name else {
-        return "anonymous".into();
-    };
+/// The metric label for an operation name, interned: each label lives as long as the process, and there are
+/// at most [`MAX_OPERATION_LABELS`] of them.
+fn label(name: Option<&str>) -> &'static str {
+    let Some(name) = name else { return "anonymous" };
     let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
     let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.contains(name) || (seen.len() < MAX_OPERATION_LABELS && name.len() <= 64) {
-        seen.insert(name.to_owned());
-        name.to_owned()
+    if let Some(known) = seen.get(name) {
+        return known;
+    }
+    if seen.len() < MAX_OPERATION_LABELS && name.len() <= 64 {
+        let interned: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        seen.insert(interned);
+        interned
     } else {
-        "other".into()
+        "other"
     }
 }
 
-impl ExtensionFactory for OperationMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationMetrics)
-    }
+/// Counts a request and records its latency under its operation name, for `/metrics`.
+pub fn record(operation: Option<&str>, ok: bool, elapsed: Duration) {
+    let operation = label(operation);
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::counter!("autoshop_graphql_requests_total", "operation" => operation, "outcome" => outcome).increment(1);
+    metrics::histogram!("autoshop_graphql_request_seconds", "operation" => operation)
+        .record(elapsed.as_secs_f64());
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationMetrics {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx, operation_name).await;
-        let operation = label(operation_name);
-        let outcome = if response.errors.is_empty() {
-            "ok"
-        } else {
-            "error"
-        };
-        metrics::counter!("autoshop_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("autoshop_graphql_request_seconds", "operation" => operation)
-            .record(started.elapsed().as_secs_f64());
-        response
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_in_fields_fragments_and_inline_fragments_all_count() {
+        let q = "query { a: x { b: y } ...F ... on T { c: z } } fragment F on T { d: w }";
+        assert!(inspect(q, None, 4).is_ok());
+        assert!(inspect(q, None, 3).is_err());
+    }
+
+    #[test]
+    fn mutations_are_told_apart_from_queries() {
+        assert!(
+            !inspect("query A { x } query B { y }", None, 1)
+                .map(|i| i.writes)
+                .unwrap_or(true)
+        );
+        assert!(
+            inspect("query A { x } mutation B { y }", None, 1)
+                .map(|i| i.writes)
+                .unwrap_or(false)
+        );
+    }
+
+    #[test]
+    fn a_lone_operation_names_itself() {
+        assert_eq!(
+            inspect("query Board { x }", None, 1)
+                .ok()
+                .and_then(|i| i.operation),
+            Some("Board")
+        );
+        assert_eq!(
+            inspect("query A { x } query B { y }", Some("B"), 1)
+                .ok()
+                .and_then(|i| i.operation),
+            Some("B")
+        );
+        assert_eq!(
+            inspect("query A { x } query B { y }", None, 1)
+                .ok()
+                .and_then(|i| i.operation),
+            None
+        );
     }
 }

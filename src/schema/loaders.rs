@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
     files, invoice_lines, invoices, payments, vehicles, work_order_lines, work_order_mechanics,
     work_order_status_changes, work_orders,
@@ -22,10 +22,15 @@ pub struct DbLoader {
     conn: DatabaseConnection,
 }
 
-pub type Loaders = DataLoader<DbLoader>;
+pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
-pub fn for_request(conn: DatabaseConnection, delay: std::time::Duration) -> Loaders {
-    DataLoader::new(DbLoader { conn }, tokio::spawn).delay(delay)
+/// A loader for one request. Queries cache what they load, so a list can prime the relations its rows will
+/// ask for; mutations do not, so a payload never shows what was read before the write.
+pub fn for_request(conn: DatabaseConnection, delay: std::time::Duration, cache: bool) -> Loaders {
+    let loaders = DataLoader::with_cache(DbLoader { conn }, tokio::spawn, HashMapCache::default())
+        .delay(delay);
+    loaders.enable_all_cache(cache);
+    loaders
 }
 
 pub type LoadError = Arc<DbErr>;

@@ -1,6 +1,6 @@
 //! The object types the SPA reads, each mapped from its entity; relations resolve through the DataLoader.
 
-use async_graphql::{Context, ID, Interface, Object, Result};
+use async_graphql::{Context, ID, Interface, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{
     customers, files, invoice_lines, invoices, locations, payments, users, vehicles,
@@ -8,7 +8,7 @@ use entity::{
 };
 
 use super::loaders::*;
-use super::{children, corrupt, ids, load, newest};
+use super::{children, corrupt, ids, load, newest, prime};
 use crate::domain::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate,
     UserStatus, WorkOrderStatus,
@@ -93,6 +93,42 @@ impl User {
 
 /// A person or company the shop serves.
 pub struct Customer(pub customers::Model);
+
+impl Customer {
+    /// Primes the relations a list of customers will ask for (see [`prime`]).
+    pub async fn prime_list(
+        ctx: &Context<'_>,
+        rows: &[&customers::Model],
+        node: Lookahead<'_>,
+    ) -> Result<()> {
+        let ids = || rows.iter().map(|r| r.id);
+        let vehicles = async {
+            if node.field("vehicles").exists() {
+                prime(ctx, ids().map(ChildrenOf::<VehiclesOfCustomer>::new)).await?;
+            }
+            Ok::<_, AppError>(())
+        };
+        let balances = async {
+            if node.field("balanceDue").exists() {
+                prime(ctx, ids().map(BalanceDue)).await?;
+            }
+            Ok(())
+        };
+        let locations = async {
+            let keys = rows.iter().filter_map(|r| r.home_location_id);
+            if node.field("homeLocation").exists() {
+                prime(
+                    ctx,
+                    keys.map(ById::<(locations::Entity, via::CustomerHomeLocation)>::new),
+                )
+                .await?;
+            }
+            Ok(())
+        };
+        futures_util::try_join!(vehicles, balances, locations)?;
+        Ok(())
+    }
+}
 
 #[Object]
 impl Customer {
@@ -267,6 +303,64 @@ impl Vehicle {
 
 /// A repair order.
 pub struct WorkOrder(pub work_orders::Model);
+
+impl WorkOrder {
+    /// Primes the relations a list of work orders will ask for (see [`prime`]), all batches at once.
+    pub async fn prime_list(
+        ctx: &Context<'_>,
+        rows: &[&work_orders::Model],
+        node: Lookahead<'_>,
+    ) -> Result<()> {
+        let ids = || rows.iter().map(|r| r.id);
+        let customers = async {
+            if node.field("customer").exists() {
+                let keys = rows.iter().map(|r| {
+                    ById::<(customers::Entity, via::WorkOrderCustomer)>::new(r.customer_id)
+                });
+                prime(ctx, keys).await?;
+            }
+            Ok::<_, AppError>(())
+        };
+        let vehicles = async {
+            if node.field("vehicle").exists() {
+                let keys = rows
+                    .iter()
+                    .map(|r| ById::<(vehicles::Entity, via::WorkOrderVehicle)>::new(r.vehicle_id));
+                prime(ctx, keys).await?;
+            }
+            Ok(())
+        };
+        let locations = async {
+            if node.field("location").exists() {
+                let keys = rows.iter().map(|r| {
+                    ById::<(locations::Entity, via::WorkOrderLocation)>::new(r.location_id)
+                });
+                prime(ctx, keys).await?;
+            }
+            Ok(())
+        };
+        let lines = async {
+            if node.field("lines").exists() {
+                prime(ctx, ids().map(ChildrenOf::<LinesOfWorkOrder>::new)).await?;
+            }
+            Ok(())
+        };
+        let mechanics = async {
+            if node.field("mechanics").exists() {
+                let assigned =
+                    prime(ctx, ids().map(ChildrenOf::<MechanicsOfWorkOrder>::new)).await?;
+                let users = assigned
+                    .values()
+                    .flatten()
+                    .map(|a| ById::<(users::Entity, via::WorkOrderMechanic)>::new(a.user_id));
+                prime(ctx, users).await?;
+            }
+            Ok(())
+        };
+        futures_util::try_join!(customers, vehicles, locations, lines, mechanics)?;
+        Ok(())
+    }
+}
 
 #[Object]
 impl WorkOrder {

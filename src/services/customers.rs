@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, set_deleted, touch};
+use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
 use crate::db::Db;
 use crate::domain::{CustomerKind, Email, NonEmpty, Phone, WorkOrderStatus};
 use crate::error::{AppError, AppResult};
@@ -133,52 +133,41 @@ pub async fn delete(
     id: Uuid,
     version: i32,
 ) -> AppResult<customers::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    let open: Vec<&str> = WorkOrderStatus::ALL
-        .iter()
-        .filter(|s| s.is_open())
-        .map(|s| s.as_str())
-        .collect();
-    let open_orders = work_orders::Entity::find()
-        .filter(work_orders::Column::CustomerId.eq(id))
-        .filter(work_orders::Column::DeletedAt.is_null())
-        .filter(work_orders::Column::Status.is_in(open))
-        .count(&tx)
-        .await?;
-    if open_orders > 0 {
-        return Err(AppError::invalid(
-            "id",
-            "customer_has_open_work_orders",
-            "close or cancel the customer's open work orders first",
-        ));
-    }
-    let unpaid = invoices::Entity::find()
-        .filter(invoices::Column::CustomerId.eq(id))
-        .filter(invoices::Column::DeletedAt.is_null())
-        .filter(invoices::Column::Status.is_in(["issued", "partially_paid"]))
-        .count(&tx)
-        .await?;
-    if unpaid > 0 {
-        return Err(AppError::invalid(
-            "id",
-            "customer_has_unpaid_invoices",
-            "the customer has unpaid invoices",
-        ));
-    }
-    let after = set_deleted::<customers::ActiveModel, _>(&tx, before.clone(), true).await?;
-    audit::record(
-        &tx,
-        caller,
-        "customer",
-        id,
-        "delete",
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    soft_delete::<customers::ActiveModel>(db, caller, "customer", id, version, true, async |tx| {
+        let open: Vec<&str> = WorkOrderStatus::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| s.as_str())
+            .collect();
+        let open_orders = work_orders::Entity::find()
+            .filter(work_orders::Column::CustomerId.eq(id))
+            .filter(work_orders::Column::DeletedAt.is_null())
+            .filter(work_orders::Column::Status.is_in(open))
+            .count(tx)
+            .await?;
+        if open_orders > 0 {
+            return Err(AppError::invalid(
+                "id",
+                "customer_has_open_work_orders",
+                "close or cancel the customer's open work orders first",
+            ));
+        }
+        let unpaid = invoices::Entity::find()
+            .filter(invoices::Column::CustomerId.eq(id))
+            .filter(invoices::Column::DeletedAt.is_null())
+            .filter(invoices::Column::Status.is_in(["issued", "partially_paid"]))
+            .count(tx)
+            .await?;
+        if unpaid > 0 {
+            return Err(AppError::invalid(
+                "id",
+                "customer_has_unpaid_invoices",
+                "the customer has unpaid invoices",
+            ));
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub async fn restore(
@@ -187,20 +176,8 @@ pub async fn restore(
     id: Uuid,
     version: i32,
 ) -> AppResult<customers::Model> {
-    let tx = db.write_tx().await?;
-    let before =
-        lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Deleted).await?;
-    let after = set_deleted::<customers::ActiveModel, _>(&tx, before.clone(), false).await?;
-    audit::record(
-        &tx,
-        caller,
-        "customer",
-        id,
-        "restore",
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    soft_delete::<customers::ActiveModel>(db, caller, "customer", id, version, false, async |_| {
+        Ok(())
+    })
+    .await
 }

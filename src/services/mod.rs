@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
 
 /// Who is acting and from where: stamped on audit entries.
@@ -102,4 +103,34 @@ where
     active.set(column::<A::Entity>("deleted_at")?, when.into());
     touch(&mut active, version)?;
     Ok(active.update(conn).await?)
+}
+
+/// Soft-deletes (`delete`) or restores a business record named by the version the client read, after `check`
+/// agrees, and audits it; all in one transaction.
+pub async fn soft_delete<A>(
+    db: &Db,
+    caller: &Caller,
+    kind: &str,
+    id: Uuid,
+    version: i32,
+    delete: bool,
+    check: impl AsyncFnOnce(&sea_orm::DatabaseTransaction) -> AppResult<()>,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Clone + serde::Serialize,
+{
+    let tx = db.write_tx().await?;
+    let liveness = if delete {
+        Liveness::Live
+    } else {
+        Liveness::Deleted
+    };
+    let before = lock_versioned::<A::Entity, _>(&tx, id, version, liveness).await?;
+    check(&tx).await?;
+    let after = set_deleted::<A, _>(&tx, before.clone(), delete).await?;
+    let action = if delete { "delete" } else { "restore" };
+    audit::record(&tx, caller, kind, id, action, Some(&before), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(after)
 }

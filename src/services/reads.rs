@@ -1,4 +1,4 @@
-//! Read paths for lists: a filter, a sort and a page, returned with a lazily counted total.
+//! Read paths for lists: a filter, a sort and a page, with the means to count the whole list.
 
 use sea_orm::{EntityTrait, Select};
 
@@ -6,7 +6,9 @@ use crate::db::Db;
 use crate::db::keyset::{CountQuery, Page, PageArgs, SortKey, paginate};
 use crate::error::AppResult;
 
-/// One page of a list and the means to count the whole list.
+/// One page of a list, and a count of the whole list that runs only if a client selects it.
+/// (Counting alongside the page on a second connection was measured: it lowers latency when idle but costs
+/// a fifth of the throughput under load, so the count waits for the field.)
 #[derive(Debug)]
 pub struct Listed<M> {
     pub page: Page<M>,

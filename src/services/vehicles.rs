@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, set_deleted, touch};
+use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
 use crate::db::Db;
 use crate::domain::{PlateNumber, Vin};
 use crate::error::{AppError, AppResult};
@@ -240,21 +240,8 @@ pub async fn delete(
     id: Uuid,
     version: i32,
 ) -> AppResult<vehicles::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<vehicles::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    let after = set_deleted::<vehicles::ActiveModel, _>(&tx, before.clone(), true).await?;
-    audit::record(
-        &tx,
-        caller,
-        "vehicle",
-        id,
-        "delete",
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    soft_delete::<vehicles::ActiveModel>(db, caller, "vehicle", id, version, true, async |_| Ok(()))
+        .await
 }
 
 pub async fn restore(
@@ -263,19 +250,14 @@ pub async fn restore(
     id: Uuid,
     version: i32,
 ) -> AppResult<vehicles::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<vehicles::Entity, _>(&tx, id, version, Liveness::Deleted).await?;
-    let after = set_deleted::<vehicles::ActiveModel, _>(&tx, before.clone(), false).await?;
-    audit::record(
-        &tx,
+    soft_delete::<vehicles::ActiveModel>(
+        db,
         caller,
         "vehicle",
         id,
-        "restore",
-        Some(&before),
-        Some(&after),
+        version,
+        false,
+        async |_| Ok(()),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    .await
 }

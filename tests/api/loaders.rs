@@ -36,7 +36,7 @@ async fn statements_for(
 async fn five_or_fifty_work_orders_with_every_relation_cost_the_same_statements() {
     // A wider batching window than the default 1 ms: a debug build on two busy cores can take longer than
     // that to resolve 50 rows, and this test is about the statements the design needs, not about timing.
-    let app = TestApp::spawn_with(&[("AUTOSHOP_LOADER_DELAY_MS", "20")]).await;
+    let app = TestApp::spawn_with(&[("AUTOSHOP_LOADER_DELAY_MS", "100")]).await;
     app.seed(20, 120).await;
     // Warm the pool first: a batch that waits for a new connection shifts every later batch in time.
     statements_for(&app, EVERYTHING, json!({ "first": 50 })).await;
@@ -67,7 +67,7 @@ async fn five_or_fifty_work_orders_with_every_relation_cost_the_same_statements(
 
 #[tokio::test]
 async fn nodes_of_many_ids_cost_one_statement_per_type() {
-    let app = TestApp::spawn_with(&[("AUTOSHOP_LOADER_DELAY_MS", "20")]).await;
+    let app = TestApp::spawn_with(&[("AUTOSHOP_LOADER_DELAY_MS", "100")]).await;
     app.seed(30, 30).await;
     let ids = app.ok("{ customers(first: 30) { edges { node { id } } } workOrders(first: 30) { edges { node { id } } } }", json!({})).await;
     let mut all: Vec<serde_json::Value> = Vec::new();
