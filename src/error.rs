@@ -66,15 +66,21 @@ impl AppError {
         }
     }
 
-    /// Errors the user can fix by changing the input: these go into a payload's `errors`.
+    /// Errors about the input, which a mutation reports in its payload's `errors`: bad values, a stale version,
+    /// or a record that is gone (deleted in another tab, say).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, Self::Invalid { .. } | Self::Conflict { .. })
+        matches!(
+            self,
+            Self::Invalid { .. } | Self::Conflict { .. } | Self::NotFound
+        )
     }
 
-    pub fn field(&self) -> &[String] {
+    /// Path to the input field at fault; a missing record is the input's `id`.
+    pub fn field(&self) -> Vec<String> {
         match self {
-            Self::Invalid { field, .. } | Self::Conflict { field } => field,
-            _ => &[],
+            Self::Invalid { field, .. } | Self::Conflict { field } => field.clone(),
+            Self::NotFound => vec!["id".to_owned()],
+            _ => Vec::new(),
         }
     }
 }
@@ -142,7 +148,10 @@ impl From<AppError> for async_graphql::Error {
             tracing::error!(error = format!("{cause:#}"), "internal error");
         }
         let code = e.code();
-        let field = e.field().to_vec();
+        let field = match e {
+            AppError::NotFound => Vec::new(),
+            _ => e.field(),
+        };
         async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
             ext.set("code", code);
             if !field.is_empty() {

@@ -205,7 +205,9 @@ fn tables() -> Vec<TableCreateStatement> {
         .col(bigint("net_minor"))
         .col(bigint("tax_minor"))
         .col(bigint("total_minor"))
-        .check(Expr::cust("(kind = 'discount') = (net_minor <= 0)"))
+        .check(Expr::cust(
+            "(kind = 'discount' AND net_minor <= 0) OR (kind <> 'discount' AND net_minor >= 0)",
+        ))
         .check(Expr::cust("total_minor = net_minor + tax_minor"))
         .foreign_key(&mut fk_cascade(
             "work_order_lines",

@@ -99,10 +99,10 @@ where
     let backward = args.last.is_some();
     let mut select = select;
     if let Some(c) = &args.after {
-        select = select.filter(beyond(sort, decode(sort, c)?, !sort.descending));
+        select = select.filter(beyond(sort, decode(sort, c, "after")?, !sort.descending));
     }
     if let Some(c) = &args.before {
-        select = select.filter(beyond(sort, decode(sort, c)?, sort.descending));
+        select = select.filter(beyond(sort, decode(sort, c, "before")?, sort.descending));
     }
     let ascending = sort.descending == backward;
     let order = if ascending { Order::Asc } else { Order::Desc };
@@ -148,9 +148,9 @@ fn beyond<E: EntityTrait>(
         .add(Condition::all().add(sort.column.eq(value)).add(id_past))
 }
 
-fn invalid_cursor() -> AppError {
+fn invalid_cursor(field: &str) -> AppError {
     AppError::invalid(
-        "after",
+        field,
         "invalid_cursor",
         "the cursor is malformed or belongs to another list or order",
     )
@@ -178,28 +178,30 @@ fn encode<E: EntityTrait>(sort: &SortKey<E>, model: &E::Model) -> AppResult<Stri
             )));
         }
     };
-    let raw = serde_json::to_vec(&json!([sort.name, key, id])).map_err(AppError::internal)?;
+    let list = E::default().table_name().to_owned();
+    let raw = serde_json::to_vec(&json!([list, sort.name, key, id])).map_err(AppError::internal)?;
     Ok(URL_SAFE_NO_PAD.encode(raw))
 }
 
-fn decode<E: EntityTrait>(sort: &SortKey<E>, cursor: &str) -> AppResult<(Value, Uuid)> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| invalid_cursor())?;
-    let (name, key, id): (String, serde_json::Value, Uuid) =
-        serde_json::from_slice(&raw).map_err(|_| invalid_cursor())?;
-    if name != sort.name {
-        return Err(invalid_cursor());
+fn decode<E: EntityTrait>(
+    sort: &SortKey<E>,
+    cursor: &str,
+    field: &str,
+) -> AppResult<(Value, Uuid)> {
+    let bad = || invalid_cursor(field);
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let (list, name, key, id): (String, String, serde_json::Value, Uuid) =
+        serde_json::from_slice(&raw).map_err(|_| bad())?;
+    if list != E::default().table_name() || name != sort.name {
+        return Err(bad());
     }
     let value = match (sort.kind, key) {
         (KeyKind::Text, serde_json::Value::String(s)) => Value::from(s),
         (KeyKind::Time, serde_json::Value::String(s)) => {
-            Value::from(s.parse::<DateTime<Utc>>().map_err(|_| invalid_cursor())?)
+            Value::from(s.parse::<DateTime<Utc>>().map_err(|_| bad())?)
         }
-        (KeyKind::Int, serde_json::Value::Number(n)) => {
-            Value::from(n.as_i64().ok_or_else(invalid_cursor)?)
-        }
-        _ => return Err(invalid_cursor()),
+        (KeyKind::Int, serde_json::Value::Number(n)) => Value::from(n.as_i64().ok_or_else(bad)?),
+        _ => return Err(bad()),
     };
     Ok((value, id))
 }

@@ -48,8 +48,14 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    // Each connection to `sqlite::memory:` would be a database of its own.
+    let pool_size = if url.contains(":memory:") {
+        1
+    } else {
+        settings.max_connections
+    };
     let mut opts = ConnectOptions::new(url);
-    opts.max_connections(settings.max_connections)
+    opts.max_connections(pool_size)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::caller;
-use crate::domain::{CustomerKind, Email, NonEmpty, Phone};
+use crate::domain::{CustomerKind, Email, NonEmpty, ParseError, Phone};
 use crate::error::{AppError, AppResult};
 use crate::schema::payload::{UserError, split};
 use crate::schema::types::Customer;
@@ -67,17 +67,8 @@ fn payload(r: AppResult<entity::customers::Model>) -> Result<CustomerPayload> {
     })
 }
 
-fn phones(raw: &[String], field: &str) -> AppResult<Vec<Phone>> {
-    raw.iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.parse()
-                .map_err(|e| AppError::parse(&format!("{field}.{i}"), e))
-        })
-        .collect()
-}
-
-fn emails(raw: &[String], field: &str) -> AppResult<Vec<Email>> {
+/// Parses every item of a list, naming the item at fault (`phones.2`).
+fn each<T: std::str::FromStr<Err = ParseError>>(raw: &[String], field: &str) -> AppResult<Vec<T>> {
     raw.iter()
         .enumerate()
         .map(|(i, p)| {
@@ -108,8 +99,8 @@ impl CreateCustomerInput {
         Ok(NewCustomer {
             kind: self.kind,
             name: NonEmpty::parse("name", &self.name).map_err(|e| AppError::parse("name", e))?,
-            phones: phones(&self.phones, "phones")?,
-            emails: emails(&self.emails, "emails")?,
+            phones: each::<Phone>(&self.phones, "phones")?,
+            emails: each::<Email>(&self.emails, "emails")?,
             notes: self
                 .notes
                 .map(|n| n.trim().to_owned())
@@ -129,8 +120,14 @@ impl UpdateCustomerInput {
                 .name
                 .map(|n| NonEmpty::parse("name", &n).map_err(|e| AppError::parse("name", e)))
                 .transpose()?,
-            phones: self.phones.map(|p| phones(&p, "phones")).transpose()?,
-            emails: self.emails.map(|p| emails(&p, "emails")).transpose()?,
+            phones: self
+                .phones
+                .map(|p| each::<Phone>(&p, "phones"))
+                .transpose()?,
+            emails: self
+                .emails
+                .map(|p| each::<Email>(&p, "emails"))
+                .transpose()?,
             notes: maybe(self.notes, |n| Ok(n.trim().to_owned()))?,
             marketing_consent: self.marketing_consent,
             home_location_id: maybe(self.home_location_id, |i| {

@@ -208,7 +208,10 @@ impl Loader<BalanceDue> for DbLoader {
     async fn load(&self, keys: &[BalanceDue]) -> Result<HashMap<BalanceDue, i64>, LoadError> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = batch::balances_due(&self.conn, &ids).await?;
-        Ok(rows.into_iter().map(|(k, v)| (BalanceDue(k), v)).collect())
+        Ok(ids
+            .iter()
+            .map(|id| (BalanceDue(*id), rows.get(id).copied().unwrap_or(0)))
+            .collect())
     }
 }
 

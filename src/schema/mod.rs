@@ -61,18 +61,29 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }
 
-pub(crate) fn loaders_for<'a>(ctx: &Context<'a>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
+pub(crate) fn loaders_for<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
+    ctx.data::<Loaders>()
+        .map_err(|_| AppError::internal(anyhow::anyhow!("request has no loaders")))
 }
 
-/// One row by id, batched with every other lookup through the same field `V` in this request.
+/// Whether a row is soft-deleted: such rows are invisible through every path, lists, `node` and relations alike.
+fn is_soft_deleted<E: EntityTrait>(m: &E::Model) -> bool {
+    use sea_orm::ModelTrait;
+    use std::str::FromStr;
+    E::Column::from_str("deleted_at")
+        .map(|c| matches!(m.get(c), sea_orm::Value::ChronoDateTimeUtc(Some(_))))
+        .unwrap_or(false)
+}
+
+/// One live row by id, batched with every other lookup through the same field `V` in this request.
 pub async fn load<E, V>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
 where
     E: EntityTrait + Send + Sync,
     E::Model: Clone + Send + Sync,
     V: Send + Sync + 'static,
 {
-    Ok(loaders_for(ctx).load_one(ById::<(E, V)>::new(id)).await?)
+    let row = loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?;
+    Ok(row.filter(|m| !is_soft_deleted::<E>(m)))
 }
 
 /// All children through relation `R`, batched across parents.
@@ -80,7 +91,7 @@ pub async fn children<R: HasMany>(
     ctx: &Context<'_>,
     parent: Uuid,
 ) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
-    Ok(loaders_for(ctx)
+    Ok(loaders_for(ctx)?
         .load_one(ChildrenOf::<R>::new(parent))
         .await?
         .unwrap_or_default())
@@ -94,7 +105,7 @@ pub async fn newest<R: HasMany>(
 ) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
     let limit = u64::try_from(limit)
         .map_err(|_| AppError::invalid("limit", "invalid_page_args", "limit cannot be negative"))?;
-    Ok(loaders_for(ctx)
+    Ok(loaders_for(ctx)?
         .load_one(NewestOf::<R>::new(parent, limit))
         .await?
         .unwrap_or_default())
@@ -126,7 +137,7 @@ where
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let loaders = loaders_for(ctx);
+    let loaders = loaders_for(ctx)?;
     let values = loaders.loader().load(&keys).await?;
     loaders.feed_many(values.clone()).await;
     Ok(values)

@@ -20,7 +20,7 @@ pub fn split<T>(r: Result<T, AppError>) -> async_graphql::Result<(Option<T>, Vec
         Ok(v) => Ok((Some(v), Vec::new())),
         Err(e) if e.is_user_error() => {
             let mut field = vec!["input".to_owned()];
-            field.extend(e.field().iter().cloned());
+            field.extend(e.field());
             Ok((
                 None,
                 vec![UserError {

@@ -199,7 +199,7 @@ impl Customer {
     }
     /// What the customer still owes on issued invoices.
     async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
-        let due = super::loaders_for(ctx)
+        let due = super::loaders_for(ctx)?
             .load_one(BalanceDue(self.0.id))
             .await
             .map_err(AppError::from)?;
@@ -459,7 +459,7 @@ impl WorkOrder {
             .iter()
             .map(|a| ById::<(users::Entity, via::WorkOrderMechanic)>::new(a.user_id))
             .collect();
-        let found = super::loaders_for(ctx)
+        let found = super::loaders_for(ctx)?
             .load_many(ids.iter().copied())
             .await
             .map_err(AppError::from)?;

@@ -1,14 +1,15 @@
 //! Customers: create, edit, soft-delete and restore, each audited, each checked against the version read.
 
 use chrono::Utc;
-use entity::{customers, invoices, locations, work_orders};
+use entity::{customers, invoices, locations, vehicles, work_orders};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
+use super::{Caller, Liveness, audit, lock_versioned, set_deleted, soft_delete, touch};
 use crate::db::Db;
 use crate::domain::{CustomerKind, Email, NonEmpty, Phone, WorkOrderStatus};
 use crate::error::{AppError, AppResult};
@@ -42,8 +43,10 @@ fn json_list<T: ToString>(items: &[T]) -> Value {
 
 async fn check_location<C: sea_orm::ConnectionTrait>(conn: &C, id: Option<Uuid>) -> AppResult<()> {
     let Some(id) = id else { return Ok(()) };
+    // FOR SHARE on PostgreSQL: the location cannot be deleted until this transaction ends.
     let found = locations::Entity::find_by_id(id)
         .filter(locations::Column::DeletedAt.is_null())
+        .lock_shared()
         .one(conn)
         .await?;
     found
@@ -164,6 +167,25 @@ pub async fn delete(
                 "customer_has_unpaid_invoices",
                 "the customer has unpaid invoices",
             ));
+        }
+        // The customer's vehicles go with them (each audited); they come back one by one if needed.
+        let cars = vehicles::Entity::find()
+            .filter(vehicles::Column::CustomerId.eq(id))
+            .filter(vehicles::Column::DeletedAt.is_null())
+            .all(tx)
+            .await?;
+        for car in cars {
+            let gone = set_deleted::<vehicles::ActiveModel, _>(tx, car.clone(), true).await?;
+            audit::record(
+                tx,
+                caller,
+                "vehicle",
+                car.id,
+                "delete",
+                Some(&car),
+                Some(&gone),
+            )
+            .await?;
         }
         Ok(())
     })

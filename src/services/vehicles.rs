@@ -3,7 +3,8 @@
 use chrono::Utc;
 use entity::{customers, odometer_readings, vehicle_ownerships, vehicles};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -67,8 +68,10 @@ fn check_odometer(km: i64) -> AppResult<()> {
 }
 
 async fn live_customer<C: ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<()> {
+    // FOR SHARE on PostgreSQL: the customer cannot be deleted until this transaction ends.
     customers::Entity::find_by_id(id)
         .filter(customers::Column::DeletedAt.is_null())
+        .lock_shared()
         .one(conn)
         .await?
         .map(|_| ())
@@ -244,20 +247,19 @@ pub async fn delete(
         .await
 }
 
+/// Restores a vehicle whose owner is live.
 pub async fn restore(
     db: &Db,
     caller: &Caller,
     id: Uuid,
     version: i32,
 ) -> AppResult<vehicles::Model> {
-    soft_delete::<vehicles::ActiveModel>(
-        db,
-        caller,
-        "vehicle",
-        id,
-        version,
-        false,
-        async |_| Ok(()),
-    )
+    soft_delete::<vehicles::ActiveModel>(db, caller, "vehicle", id, version, false, async |tx| {
+        let car = vehicles::Entity::find_by_id(id)
+            .one(tx)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        live_customer(tx, car.customer_id).await
+    })
     .await
 }

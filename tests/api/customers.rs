@@ -171,16 +171,90 @@ async fn a_deleted_customer_disappears_from_lists_and_node_until_restored() {
 }
 
 #[tokio::test]
-async fn deleting_a_deleted_customer_is_not_found() {
+async fn deleting_a_deleted_customer_is_a_not_found_user_error() {
     let app = TestApp::spawn().await;
     let c = create_customer(&app, "Ann").await;
-    let q = "mutation($i: RecordVersionInput!) { deleteCustomer(input: $i) { customer { id } errors { code } } }";
+    let q = "mutation($i: RecordVersionInput!) { deleteCustomer(input: $i) { customer { id } errors { field code } } }";
     app.ok(q, json!({ "i": { "id": c["id"], "version": 1 } }))
         .await;
-    let body = app
-        .gql(q, json!({ "i": { "id": c["id"], "version": 2 } }))
+    let again = app
+        .ok(q, json!({ "i": { "id": c["id"], "version": 2 } }))
         .await;
-    assert_eq!(crate::helpers::error_code(&body), "not_found");
+    assert_eq!(again["deleteCustomer"]["customer"], Value::Null);
+    assert_eq!(
+        again["deleteCustomer"]["errors"],
+        json!([{ "field": ["input", "id"], "code": "not_found" }])
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_customer_takes_their_vehicles_along_and_hides_them_everywhere() {
+    let app = TestApp::spawn().await;
+    let c = create_customer(&app, "Ann").await;
+    let v = app
+        .ok(
+            "mutation($i: CreateVehicleInput!) { createVehicle(input: $i) { vehicle { id version } } }",
+            json!({ "i": { "customerId": c["id"], "plateNumber": "AB 123" } }),
+        )
+        .await["createVehicle"]["vehicle"]
+        .clone();
+    app.ok(
+        "mutation($i: RecordVersionInput!) { deleteCustomer(input: $i) { errors { code } } }",
+        json!({ "i": { "id": c["id"], "version": 1 } }),
+    )
+    .await;
+    let list = app.ok("{ vehicles { totalCount } }", json!({})).await;
+    assert_eq!(list["vehicles"]["totalCount"], 0);
+    let node = app
+        .ok(
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": v["id"] }),
+        )
+        .await;
+    assert_eq!(node["node"], Value::Null);
+    // A vehicle cannot come back while its owner is deleted.
+    let restore = app
+        .ok(
+            "mutation($i: RecordVersionInput!) { restoreVehicle(input: $i) { vehicle { id } errors { field code } } }",
+            json!({ "i": { "id": v["id"], "version": 2 } }),
+        )
+        .await;
+    assert_eq!(restore["restoreVehicle"]["errors"][0]["code"], "not_found");
+    assert_eq!(
+        restore["restoreVehicle"]["errors"][0]["field"],
+        json!(["input", "customerId"])
+    );
+    assert_eq!(
+        app.count("audit_log").await,
+        4,
+        "create ×2, delete customer, delete vehicle"
+    );
+}
+
+#[tokio::test]
+async fn a_relation_to_a_deleted_record_reads_as_null() {
+    let app = TestApp::spawn().await;
+    app.seed(3, 10).await;
+    let wo = app
+        .ok(
+            "{ workOrders(first: 1) { edges { node { id vehicle { id version } } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &wo["workOrders"]["edges"][0]["node"];
+    let vehicle = &node["vehicle"];
+    app.ok(
+        "mutation($i: RecordVersionInput!) { deleteVehicle(input: $i) { errors { code } } }",
+        json!({ "i": { "id": vehicle["id"], "version": vehicle["version"] } }),
+    )
+    .await;
+    let after = app
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on WorkOrder { vehicle { id } } } }",
+            json!({ "id": node["id"] }),
+        )
+        .await;
+    assert_eq!(after["node"]["vehicle"], Value::Null);
 }
 
 #[tokio::test]

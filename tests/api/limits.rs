@@ -40,6 +40,27 @@ async fn a_query_more_complex_than_the_limit_is_refused() {
 }
 
 #[tokio::test]
+async fn nodes_cost_what_they_fetch_for_every_id() {
+    let app = TestApp::spawn().await;
+    let ids: Vec<String> = (0..100)
+        .map(|_| autoshop::schema::ids::encode("Customer", uuid::Uuid::now_v7()).0)
+        .collect();
+    let body = app
+        .gql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Customer { recentWorkOrders(limit: 50) { lines { description total } mechanics { name } } } } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("too complex"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn too_many_aliases_are_refused_with_a_code() {
     let app = TestApp::spawn_with(&[("AUTOSHOP_MAX_ALIASES", "3")]).await;
     let body = app.gql("{ a: locations { totalCount } b: locations { totalCount } c: locations { totalCount } d: locations { totalCount } }", json!({})).await;

@@ -107,6 +107,27 @@ async fn a_cursor_from_another_sort_order_is_refused() {
 }
 
 #[tokio::test]
+async fn a_cursor_from_another_list_is_refused_naming_the_argument() {
+    let app = TestApp::spawn().await;
+    app.seed(3, 5).await;
+    let page = app
+        .ok(
+            "{ customers(first: 1, sort: CREATED_AT_DESC) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let cursor = page["customers"]["pageInfo"]["endCursor"].clone();
+    let body = app
+        .gql(
+            "query($c: String) { workOrders(last: 1, before: $c) { totalCount } }",
+            json!({ "c": cursor }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "invalid_cursor");
+    assert_eq!(body["errors"][0]["extensions"]["field"], json!(["before"]));
+}
+
+#[tokio::test]
 async fn malformed_cursors_ids_and_page_sizes_get_typed_errors() {
     let app = TestApp::spawn().await;
     for (vars, code) in [
