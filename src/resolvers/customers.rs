@@ -128,7 +128,11 @@ impl UpdateCustomerInput {
                 .emails
                 .map(|p| each::<Email>(&p, "emails"))
                 .transpose()?,
-            notes: maybe(self.notes, |n| Ok(n.trim().to_owned()))?,
+            notes: match self.notes {
+                // Blank notes are no notes, as on create.
+                MaybeUndefined::Value(n) if n.trim().is_empty() => Some(None),
+                other => maybe(other, |n| Ok(n.trim().to_owned()))?,
+            },
             marketing_consent: self.marketing_consent,
             home_location_id: maybe(self.home_location_id, |i| {
                 ids::decode_as("Location", &i, "homeLocationId")

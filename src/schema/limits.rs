@@ -1,25 +1,52 @@
 //! Request-level guards and telemetry kept out of async-graphql's extension chain: any extension there wraps
 //! every field resolution in boxed futures, which costs more than the rest of a large query put together.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use async_graphql::Name;
+use async_graphql::parser::Positioned;
 use async_graphql::parser::parse_query;
-use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{FragmentDefinition, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, ServerError};
 
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|s| match &s.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
+type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// Aliases a selection runs, with each fragment counted once for every place it is spread. Fragment totals are
+/// memoised, so nested spreads cannot make the count itself expensive; a cycle (invalid anyway) counts as none.
+fn count_aliases(
+    set: &SelectionSet,
+    fragments: &Fragments,
+    memo: &mut HashMap<Name, usize>,
+    visiting: &mut HashSet<Name>,
+) -> usize {
+    set.items.iter().fold(0usize, |sum, s| {
+        let n = match &s.node {
+            Selection::Field(f) => usize::from(f.node.alias.is_some()).saturating_add(
+                count_aliases(&f.node.selection_set.node, fragments, memo, visiting),
+            ),
+            Selection::InlineFragment(f) => {
+                count_aliases(&f.node.selection_set.node, fragments, memo, visiting)
             }
-            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                if let Some(n) = memo.get(name) {
+                    *n
+                } else if let (Some(def), true) =
+                    (fragments.get(name), visiting.insert(name.clone()))
+                {
+                    let n = count_aliases(&def.node.selection_set.node, fragments, memo, visiting);
+                    visiting.remove(name);
+                    memo.insert(name.clone(), n);
+                    n
+                } else {
+                    0
+                }
+            }
+        };
+        sum.saturating_add(n)
+    })
 }
 
 /// What the handler needs to know about a document before running it.
@@ -44,26 +71,38 @@ pub fn inspect<'a>(
             operation,
         });
     };
-    let writes = doc
-        .operations
-        .iter()
-        .any(|(_, op)| op.node.ty != OperationType::Query);
-    let mut names = doc.operations.iter().map(|(name, _)| name);
-    let operation = match (operation, names.next(), names.next()) {
-        (Some(named), _, _) => Some(named),
-        (None, Some(Some(only)), None) => Some(label(Some(only.as_str()))),
-        _ => None,
+    let mut all = doc.operations.iter();
+    // The operation that will run: the one named, or the document's only one.
+    let selected = match operation {
+        Some(wanted) => doc
+            .operations
+            .iter()
+            .find(|(name, _)| name.is_some_and(|n| n.as_str() == wanted)),
+        None => match (all.next(), all.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        },
     };
-    let aliases: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-        .sum::<usize>()
-        + doc
-            .fragments
-            .values()
-            .map(|f| count_aliases(&f.node.selection_set.node))
-            .sum::<usize>();
+    let operation = operation.or_else(|| {
+        selected
+            .and_then(|(name, _)| name)
+            .map(|n| label(Some(n.as_str())))
+    });
+    let writes = match selected {
+        Some((_, op)) => op.node.ty != OperationType::Query,
+        None => doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty != OperationType::Query),
+    };
+    let aliases = selected.map_or(0, |(_, op)| {
+        count_aliases(
+            &op.node.selection_set.node,
+            &doc.fragments,
+            &mut HashMap::new(),
+            &mut HashSet::new(),
+        )
+    });
     if aliases <= max {
         return Ok(Inspection { writes, operation });
     }
@@ -118,6 +157,28 @@ mod tests {
         let q = "query { a: x { b: y } ...F ... on T { c: z } } fragment F on T { d: w }";
         assert!(inspect(q, None, 4).is_ok());
         assert!(inspect(q, None, 3).is_err());
+    }
+
+    #[test]
+    fn a_fragment_counts_once_per_spread_and_only_the_running_operation_counts() {
+        let q =
+            "query A { p: x { ...F } q: y { ...F } } query B { x } fragment F on T { a: u b: v }";
+        assert!(inspect(q, Some("A"), 6).is_ok());
+        assert!(inspect(q, Some("A"), 5).is_err());
+        assert!(inspect(q, Some("B"), 0).is_ok());
+    }
+
+    #[test]
+    fn nested_spreads_are_counted_without_blowing_up() {
+        let mut q = String::from("query { ...F0 } ");
+        for i in 0..40 {
+            q.push_str(&format!(
+                "fragment F{i} on T {{ a: x ...F{n} ...F{n} }} ",
+                n = i + 1
+            ));
+        }
+        q.push_str("fragment F40 on T { a: x }");
+        assert!(inspect(&q, None, 1000).is_err());
     }
 
     #[test]

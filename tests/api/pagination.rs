@@ -63,6 +63,28 @@ async fn walking_forward_page_by_page_visits_every_customer_once_in_name_order()
 }
 
 #[tokio::test]
+async fn rows_with_equal_sort_keys_are_neither_skipped_nor_repeated_across_pages() {
+    let app = TestApp::spawn().await;
+    for _ in 0..7 {
+        crate::customers::create_customer(&app, "Same Name").await;
+    }
+    let (mut seen, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+    loop {
+        let page = app.ok(PAGE, json!({ "first": 2, "after": after })).await;
+        pages += 1;
+        seen.extend(ids(&page));
+        let info = &page["customers"]["pageInfo"];
+        assert_eq!(info["hasPreviousPage"], pages > 1, "page {pages}");
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].clone();
+    }
+    assert_eq!((seen.len(), pages), (7, 4));
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7);
+}
+
+#[tokio::test]
 async fn walking_backward_with_last_and_before_mirrors_the_forward_walk() {
     let app = TestApp::spawn().await;
     app.seed(23, 0).await;
