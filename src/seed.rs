@@ -397,6 +397,7 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
             created_at: created,
             updated_at: created,
             kind: if company { "company" } else { "person" }.into(),
+            name_folded: name.to_lowercase(),
             name: name.clone(),
             phones: json!([format!("+1555{:07}", g.rng.u32(0..10_000_000))]),
             emails: json!([format!(

@@ -11,6 +11,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub kind: String,
     pub name: String,
+    pub name_folded: String,
     #[sea_orm(column_type = "Json")]
     pub phones: Json,
     #[sea_orm(column_type = "Json")]

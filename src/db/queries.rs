@@ -1,7 +1,7 @@
 //! The filtered list queries behind each connection, and the sort orders each list offers.
 
 use entity::{customers, files, invoices, locations, payments, vehicles, work_orders};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
@@ -64,8 +64,9 @@ fn time_sort<E: EntityTrait>(
     }
 }
 
-/// `%needle%` for a case-insensitive `LIKE` on both backends, with the needle's own wildcards escaped.
-fn contains_ci(column: impl sea_orm::sea_query::IntoColumnRef, needle: &str) -> Expr {
+/// `LIKE '%needle%'` on a column the application stores lower-cased, with the needle's own wildcards escaped:
+/// the same matches on both backends, whatever the alphabet.
+fn contains_folded(column: impl sea_orm::sea_query::IntoColumnRef, needle: &str) -> Expr {
     let escaped: String = needle
         .to_lowercase()
         .chars()
@@ -74,8 +75,7 @@ fn contains_ci(column: impl sea_orm::sea_query::IntoColumnRef, needle: &str) -> 
             c => vec![c],
         })
         .collect();
-    Expr::expr(Func::lower(Expr::col(column)))
-        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    Expr::col(column).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 #[derive(Debug, Default, Clone)]
@@ -97,7 +97,7 @@ pub fn customers(f: &CustomerFilter) -> Select<customers::Entity> {
         .map(str::trim)
         .filter(|n| !n.is_empty())
     {
-        cond = cond.add(contains_ci((customers::Entity, C::Name), n));
+        cond = cond.add(contains_folded((customers::Entity, C::NameFolded), n));
     }
     if let Some(l) = f.location_id {
         cond = cond.add(C::HomeLocationId.eq(l));

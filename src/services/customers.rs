@@ -63,6 +63,7 @@ pub async fn create(db: &Db, caller: &Caller, new: NewCustomer) -> AppResult<cus
         created_at: Set(now),
         updated_at: Set(now),
         kind: Set(new.kind.as_str().to_owned()),
+        name_folded: Set(new.name.as_str().to_lowercase()),
         name: Set(new.name.into_inner()),
         phones: Set(json_list(&new.phones)),
         emails: Set(json_list(&new.emails)),
@@ -96,6 +97,7 @@ pub async fn update(
         a.kind = Set(v.as_str().to_owned());
     }
     if let Some(v) = ch.name {
+        a.name_folded = Set(v.as_str().to_lowercase());
         a.name = Set(v.into_inner());
     }
     if let Some(v) = ch.phones {

@@ -234,7 +234,7 @@ async fn work_orders_filter_by_status_and_customer() {
 }
 
 #[tokio::test]
-async fn name_filters_match_case_insensitively_and_treat_wildcards_literally() {
+async fn name_filters_match_case_insensitively_in_any_alphabet_and_treat_wildcards_literally() {
     let app = TestApp::spawn().await;
     crate::customers::create_customer(&app, "Anna Novak").await;
     crate::customers::create_customer(&app, "100% Motors").await;
@@ -251,4 +251,8 @@ async fn name_filters_match_case_insensitively_and_treat_wildcards_literally() {
         found["customers"]["edges"],
         json!([{ "node": { "name": "100% Motors" } }])
     );
+    crate::customers::create_customer(&app, "Şule Öztürk").await;
+    let found = app.ok(q, json!({ "n": "ÖZTÜRK" })).await;
+    let beyond_ascii = json!([{ "node": { "name": "Şule Öztürk" } }]);
+    assert_eq!(found["customers"]["edges"], beyond_ascii);
 }
