@@ -143,21 +143,19 @@ async fn graphql(
     req: GraphQLRequest,
 ) -> GraphQLResponse {
     let started = Instant::now();
-    let req = req.into_inner();
-    let (response, operation) = match limits::inspect(
-        &req.query,
-        req.operation_name.as_deref(),
-        s.app.limits.max_aliases,
-    ) {
+    let mut req = req.into_inner();
+    let named = req.operation_name.clone();
+    // Parsed once here; the engine reuses the parsed document.
+    let inspected = req.parsed_query().and_then(|doc| {
+        limits::inspect(doc, named.as_deref(), s.app.limits.max_aliases)
+            .map(|i| (i.writes, i.operation.map(str::to_owned)))
+    });
+    let (response, operation) = match inspected {
         Err(e) => (async_graphql::Response::from_errors(vec![e]), None),
-        Ok(doc) => {
-            let operation = doc.operation.map(str::to_owned);
+        Ok((writes, operation)) => {
             let caller = crate::auth::caller_from_request(&headers, Some(peer));
-            let loaders = loaders::for_request(
-                s.app.db.conn.clone(),
-                s.app.limits.loader_delay,
-                !doc.writes,
-            );
+            let loaders =
+                loaders::for_request(s.app.db.conn.clone(), s.app.limits.loader_delay, !writes);
             (
                 s.schema.execute(req.data(caller).data(loaders)).await,
                 operation,

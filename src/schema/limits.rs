@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use async_graphql::Name;
 use async_graphql::parser::Positioned;
-use async_graphql::parser::parse_query;
-use async_graphql::parser::types::{FragmentDefinition, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
+};
 use async_graphql::{ErrorExtensionValues, ServerError};
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
@@ -59,18 +60,12 @@ pub struct Inspection<'a> {
 }
 
 /// Refuses documents with more than `max` aliases (aliases multiply work without adding depth), tells whether
-/// the document writes and names its operation. A document that does not parse is left for the engine to report.
+/// the document writes and names its operation.
 pub fn inspect<'a>(
-    query: &str,
+    doc: &ExecutableDocument,
     operation: Option<&'a str>,
     max: usize,
 ) -> Result<Inspection<'a>, ServerError> {
-    let Ok(doc) = parse_query(query) else {
-        return Ok(Inspection {
-            writes: false,
-            operation,
-        });
-    };
     let mut all = doc.operations.iter();
     // The operation that will run: the one named, or the document's only one.
     let selected = match operation {
@@ -151,6 +146,16 @@ pub fn record(operation: Option<&str>, ok: bool, elapsed: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn inspect<'a>(
+        q: &str,
+        op: Option<&'a str>,
+        max: usize,
+    ) -> Result<Inspection<'a>, ServerError> {
+        let doc = async_graphql::parser::parse_query(q)
+            .map_err(|e| ServerError::new(e.to_string(), None))?;
+        super::inspect(&doc, op, max)
+    }
 
     #[test]
     fn aliases_in_fields_fragments_and_inline_fragments_all_count() {
