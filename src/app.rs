@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
+use crate::schema::documents::DocumentCache;
 use crate::schema::{self, AppSchema, limits, loaders};
 
 /// What every request shares.
@@ -36,6 +37,7 @@ pub struct AppState {
 struct HttpState {
     app: AppState,
     schema: AppSchema,
+    documents: Arc<DocumentCache>,
 }
 
 pub struct App {
@@ -113,7 +115,8 @@ fn router(app: AppState) -> Router {
     let max_body = app.limits.max_body_bytes;
     let state = HttpState {
         app,
-        schema: schema.clone(),
+        schema,
+        documents: Arc::default(),
     };
 
     let mut graphql = post(graphql).layer(middleware::from_fn(json_only));
@@ -144,11 +147,15 @@ async fn graphql(
 ) -> GraphQLResponse {
     let started = Instant::now();
     let mut req = req.into_inner();
-    let named = req.operation_name.clone();
-    // Parsed once here; the engine reuses the parsed document.
-    let inspected = req.parsed_query().and_then(|doc| {
-        limits::inspect(doc, named.as_deref(), s.app.limits.max_aliases)
-            .map(|i| (i.writes, i.operation.map(str::to_owned)))
+    let inspected = s.documents.parse(&req.query).and_then(|doc| {
+        let inspection = limits::inspect(
+            &doc,
+            req.operation_name.as_deref(),
+            s.app.limits.max_aliases,
+        )?;
+        let found = (inspection.writes, inspection.operation.map(str::to_owned));
+        req.set_parsed_query(doc);
+        Ok(found)
     });
     let (response, operation) = match inspected {
         Err(e) => (async_graphql::Response::from_errors(vec![e]), None),

@@ -1,6 +1,7 @@
 //! The GraphQL schema: object types mapped from entities, scalars, ids, connections, loaders and request limits.
 
 pub mod connection;
+pub mod documents;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
