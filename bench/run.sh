@@ -97,6 +97,8 @@ done
   echo "| screen | concurrency | GraphQL req/s | p50 ms | p99 ms | SQL floor tps | p50 ms | p99 ms | ratio |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}' "$RESULTS"
+  echo
+  echo "What the figures mean, and what was measured on the way to them: bench/README.md."
 } >bench/RESULTS.md
 echo
 cat bench/RESULTS.md
