@@ -15,45 +15,25 @@ pub struct NodeQuery;
 
 async fn find(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let (kind, key) = ids::decode(id, "id")?;
-    // Soft-deleted records are invisible here, as they are in lists.
+    // `load` hides soft-deleted records, here as in lists and relations.
+    macro_rules! found {
+        ($entity:ident, $variant:ident) => {
+            load::<$entity::Entity, via::Node>(ctx, key)
+                .await?
+                .map(|m| Node::$variant($variant(m)))
+        };
+    }
     Ok(match kind.as_str() {
-        "Location" => load::<locations::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::Location(Location(m))),
-        "User" => load::<users::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::User(User(m))),
-        "Customer" => load::<customers::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::Customer(Customer(m))),
-        "Vehicle" => load::<vehicles::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::Vehicle(Vehicle(m))),
-        "WorkOrder" => load::<work_orders::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::WorkOrder(WorkOrder(m))),
-        "WorkOrderLine" => load::<work_order_lines::Entity, via::Node>(ctx, key)
-            .await?
-            .map(|m| Node::WorkOrderLine(WorkOrderLine(m))),
-        "Invoice" => load::<invoices::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::Invoice(Invoice(m))),
-        "InvoiceLine" => load::<invoice_lines::Entity, via::Node>(ctx, key)
-            .await?
-            .map(|m| Node::InvoiceLine(InvoiceLine(m))),
-        "Payment" => load::<payments::Entity, via::Node>(ctx, key)
-            .await?
-            .map(|m| Node::Payment(Payment(m))),
-        "File" => load::<files::Entity, via::Node>(ctx, key)
-            .await?
-            .filter(|m| m.deleted_at.is_none())
-            .map(|m| Node::File(File(m))),
+        "Location" => found!(locations, Location),
+        "User" => found!(users, User),
+        "Customer" => found!(customers, Customer),
+        "Vehicle" => found!(vehicles, Vehicle),
+        "WorkOrder" => found!(work_orders, WorkOrder),
+        "WorkOrderLine" => found!(work_order_lines, WorkOrderLine),
+        "Invoice" => found!(invoices, Invoice),
+        "InvoiceLine" => found!(invoice_lines, InvoiceLine),
+        "Payment" => found!(payments, Payment),
+        "File" => found!(files, File),
         _ => None,
     })
 }
