@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
+use crate::ratelimit::RateLimiter;
 use crate::schema::documents::DocumentCache;
 use crate::schema::{self, AppSchema, limits, loaders};
 
@@ -38,6 +39,7 @@ struct HttpState {
     app: AppState,
     schema: AppSchema,
     documents: Arc<DocumentCache>,
+    limiter: Arc<RateLimiter>,
 }
 
 pub struct App {
@@ -113,13 +115,20 @@ fn router(app: AppState) -> Router {
     // sent over it, past the request set-up, the alias limit and the JSON-only rule of `/graphql`.
     let schema = schema::build(Some(app.clone()), app.limits, development);
     let max_body = app.limits.max_body_bytes;
+    let limiter = Arc::new(RateLimiter::new(
+        app.limits.rate_per_minute,
+        app.limits.rate_burst,
+    ));
     let state = HttpState {
         app,
         schema,
         documents: Arc::default(),
+        limiter,
     };
 
-    let mut graphql = post(graphql).layer(middleware::from_fn(json_only));
+    let mut graphql = post(graphql)
+        .layer(middleware::from_fn(json_only))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     if development {
         graphql = graphql.get(graphiql);
     }
@@ -175,6 +184,30 @@ async fn graphql(
         started.elapsed(),
     );
     response.into()
+}
+
+/// Refuses a client over its request rate with 429, a `Retry-After` and the `rate_limited` code.
+async fn rate_limit(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match s.limiter.check(peer.ip(), Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            let body = serde_json::json!({
+                "errors": [{ "message": "too many requests; slow down", "extensions": { "code": "rate_limited" } }]
+            });
+            let retry = wait.as_secs().max(1).to_string();
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry)],
+                Json(body),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Only `application/json` POSTs reach GraphQL: a cross-site form or `text/plain` POST cannot run a mutation.

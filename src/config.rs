@@ -75,6 +75,9 @@ pub struct GraphqlLimits {
     pub max_body_bytes: usize,
     /// How long the DataLoader gathers keys before it runs one batched statement.
     pub loader_delay: std::time::Duration,
+    /// Requests per minute one client address may send on average, and how many at once.
+    pub rate_per_minute: u32,
+    pub rate_burst: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +148,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "AUTOSHOP_LOADER_DELAY_MS",
         "how long the DataLoader gathers keys into one batch (default 1)",
+    ),
+    (
+        "AUTOSHOP_RATE_LIMIT_PER_MINUTE",
+        "GraphQL requests per minute per client address (default 1200)",
+    ),
+    (
+        "AUTOSHOP_RATE_LIMIT_BURST",
+        "requests a client may send at once (default 200)",
     ),
 ];
 
@@ -245,6 +256,30 @@ impl Settings {
                 Some(1),
                 "a number of milliseconds",
             )?),
+            rate_per_minute: u32::try_from(positive(
+                get("AUTOSHOP_RATE_LIMIT_PER_MINUTE"),
+                "AUTOSHOP_RATE_LIMIT_PER_MINUTE",
+                1200,
+            )?)
+            .map_err(|_| {
+                bad(
+                    "AUTOSHOP_RATE_LIMIT_PER_MINUTE",
+                    "too large",
+                    "a number up to 4294967295",
+                )
+            })?,
+            rate_burst: u32::try_from(positive(
+                get("AUTOSHOP_RATE_LIMIT_BURST"),
+                "AUTOSHOP_RATE_LIMIT_BURST",
+                200,
+            )?)
+            .map_err(|_| {
+                bad(
+                    "AUTOSHOP_RATE_LIMIT_BURST",
+                    "too large",
+                    "a number up to 4294967295",
+                )
+            })?,
         };
         Ok(Self {
             environment,

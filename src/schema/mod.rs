@@ -56,6 +56,8 @@ const SDL_LIMITS: GraphqlLimits = GraphqlLimits {
     max_page_size: 100,
     max_body_bytes: 262_144,
     loader_delay: std::time::Duration::from_millis(1),
+    rate_per_minute: 1200,
+    rate_burst: 200,
 };
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {

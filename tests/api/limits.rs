@@ -70,6 +70,41 @@ async fn too_many_aliases_are_refused_with_a_code() {
 }
 
 #[tokio::test]
+async fn a_client_over_its_request_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(&[
+        ("AUTOSHOP_RATE_LIMIT_PER_MINUTE", "60"),
+        ("AUTOSHOP_RATE_LIMIT_BURST", "3"),
+    ])
+    .await;
+    for _ in 0..3 {
+        app.ok("{ locations { totalCount } }", json!({})).await;
+    }
+    let res = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ locations { totalCount } }" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 429);
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(error_code(&body), "rate_limited");
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200, "probes are not rate limited");
+}
+
+#[tokio::test]
 async fn batched_requests_are_refused() {
     let app = TestApp::spawn().await;
     let res = app
