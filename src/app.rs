@@ -156,26 +156,30 @@ async fn graphql(
 ) -> GraphQLResponse {
     let started = Instant::now();
     let mut req = req.into_inner();
-    let inspected = s.documents.parse(&req.query).and_then(|doc| {
+    let inspected = s.documents.parse(&req.query).and_then(|parsed| {
         let inspection = limits::inspect(
-            &doc,
+            &parsed.doc,
             req.operation_name.as_deref(),
             s.app.limits.max_aliases,
         )?;
-        let found = (inspection.writes, inspection.operation.map(str::to_owned));
-        req.set_parsed_query(doc);
-        Ok(found)
+        let (writes, operation) = (inspection.writes, inspection.operation.map(str::to_owned));
+        // A document new to the cache is remembered only once it has run cleanly.
+        let fresh = (!parsed.cached).then(|| (req.query.clone(), parsed.doc.clone()));
+        req.set_parsed_query(parsed.doc);
+        Ok((writes, operation, fresh))
     });
     let (response, operation) = match inspected {
         Err(e) => (async_graphql::Response::from_errors(vec![e]), None),
-        Ok((writes, operation)) => {
-            let caller = crate::auth::caller_from_request(&headers, Some(peer));
+        Ok((writes, operation, fresh)) => {
+            let caller =
+                crate::auth::caller_from_request(&headers, Some(client_ip(&s, peer, &headers)));
             let loaders =
                 loaders::for_request(s.app.db.conn.clone(), s.app.limits.loader_delay, !writes);
-            (
-                s.schema.execute(req.data(caller).data(loaders)).await,
-                operation,
-            )
+            let response = s.schema.execute(req.data(caller).data(loaders)).await;
+            if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
+                s.documents.remember(&query, doc);
+            }
+            (response, operation)
         }
     };
     limits::record(
@@ -186,6 +190,12 @@ async fn graphql(
     response.into()
 }
 
+/// The client's address, looking through trusted load balancers.
+fn client_ip(s: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> std::net::IpAddr {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    crate::ratelimit::client_ip(peer.ip(), forwarded, &s.app.settings.trusted_proxies)
+}
+
 /// Refuses a client over its request rate with 429, a `Retry-After` and the `rate_limited` code.
 async fn rate_limit(
     State(s): State<HttpState>,
@@ -193,13 +203,16 @@ async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    match s.limiter.check(peer.ip(), Instant::now()) {
+    match s
+        .limiter
+        .check(client_ip(&s, peer, req.headers()), Instant::now())
+    {
         Ok(()) => next.run(req).await,
         Err(wait) => {
             let body = serde_json::json!({
                 "errors": [{ "message": "too many requests; slow down", "extensions": { "code": "rate_limited" } }]
             });
-            let retry = wait.as_secs().max(1).to_string();
+            let retry = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry)],

@@ -88,6 +88,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log_format: LogFormat,
     pub graphql: GraphqlLimits,
+    /// Load balancers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
 }
 
 /// A setting that could not be used, naming the variable so the operator knows what to fix.
@@ -156,6 +158,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "AUTOSHOP_RATE_LIMIT_BURST",
         "requests a client may send at once (default 200)",
+    ),
+    (
+        "AUTOSHOP_TRUSTED_PROXIES",
+        "comma-separated proxy addresses or ranges whose X-Forwarded-For names the client (default none)",
     ),
 ];
 
@@ -281,6 +287,18 @@ impl Settings {
                 )
             })?,
         };
+        let trusted_proxies = get("AUTOSHOP_TRUSTED_PROXIES")
+            .map(|v| {
+                v.split(',')
+                    .map(|c| c.trim().parse())
+                    .collect::<Result<Vec<_>, String>>()
+            })
+            .transpose()
+            .map_err(|problem| ConfigError {
+                variable: "AUTOSHOP_TRUSTED_PROXIES".into(),
+                problem,
+            })?
+            .unwrap_or_default();
         Ok(Self {
             environment,
             listen,
@@ -288,6 +306,7 @@ impl Settings {
             database,
             log_format,
             graphql,
+            trusted_proxies,
         })
     }
 

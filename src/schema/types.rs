@@ -465,7 +465,13 @@ impl WorkOrder {
             .map_err(AppError::from)?;
         Ok(ids
             .iter()
-            .filter_map(|k| found.get(k).cloned().map(User))
+            .filter_map(|k| {
+                found
+                    .get(k)
+                    .filter(|u| u.deleted_at.is_none())
+                    .cloned()
+                    .map(User)
+            })
             .collect())
     }
     /// Every status change, oldest first.
