@@ -190,6 +190,11 @@ async fn graphql(
     response.into()
 }
 
+/// A GraphQL-shaped error body for requests refused before they reach the engine.
+fn transport_error(message: &str, code: &str) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
 /// The client's address, looking through trusted load balancers.
 fn client_ip(s: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> std::net::IpAddr {
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
@@ -209,14 +214,12 @@ async fn rate_limit(
     {
         Ok(()) => next.run(req).await,
         Err(wait) => {
-            let body = serde_json::json!({
-                "errors": [{ "message": "too many requests; slow down", "extensions": { "code": "rate_limited" } }]
-            });
+            let body = transport_error("too many requests; slow down", "rate_limited");
             let retry = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, retry)],
-                Json(body),
+                body,
             )
                 .into_response()
         }
@@ -232,10 +235,8 @@ async fn json_only(req: Request, next: Next) -> Response {
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if req.method() == Method::POST && !is_json {
-        let body = serde_json::json!({
-            "errors": [{ "message": "send GraphQL as application/json", "extensions": { "code": "unsupported_media_type" } }]
-        });
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response();
+        let body = transport_error("send GraphQL as application/json", "unsupported_media_type");
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, body).into_response();
     }
     next.run(req).await
 }

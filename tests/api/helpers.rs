@@ -258,15 +258,21 @@ impl TestApp {
         self.stats.statements()
     }
 
+    /// Posts a JSON body to `/graphql` as the SPA does, and returns the raw response.
+    pub async fn post(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/graphql"))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Posts a GraphQL request and returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         let res = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request");
+            .post(&json!({ "query": query, "variables": variables }))
+            .await;
         assert_eq!(res.status(), 200, "GraphQL answers 200 even for errors");
         res.json().await.expect("json body")
     }

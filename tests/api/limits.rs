@@ -80,12 +80,8 @@ async fn a_client_over_its_request_rate_gets_429_with_retry_after() {
         app.ok("{ locations { totalCount } }", json!({})).await;
     }
     let res = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ locations { totalCount } }" }))
-        .send()
-        .await
-        .expect("send");
+        .post(&json!({ "query": "{ locations { totalCount } }" }))
+        .await;
     assert_eq!(res.status(), 429);
     assert_eq!(
         res.headers()
@@ -107,13 +103,7 @@ async fn a_client_over_its_request_rate_gets_429_with_retry_after() {
 #[tokio::test]
 async fn batched_requests_are_refused() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!([{ "query": "{ locations { totalCount } }" }, { "query": "{ locations { totalCount } }" }]))
-        .send()
-        .await
-        .expect("send");
+    let res = app.post(&json!([{ "query": "{ locations { totalCount } }" }, { "query": "{ locations { totalCount } }" }])).await;
     assert_eq!(res.status(), 400);
 }
 
@@ -146,12 +136,8 @@ async fn an_oversized_body_is_refused() {
     let app = TestApp::spawn_with(&[("AUTOSHOP_MAX_BODY_BYTES", "1024")]).await;
     let big = "x".repeat(4096);
     let res = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ locations { totalCount } }", "variables": { "pad": big } }))
-        .send()
-        .await
-        .expect("send");
+        .post(&json!({ "query": "{ locations { totalCount } }", "variables": { "pad": big } }))
+        .await;
     assert_eq!(res.status(), 413);
 }
 
