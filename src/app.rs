@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
 use crate::ratelimit::RateLimiter;
@@ -30,6 +31,7 @@ use crate::schema::{self, AppSchema, limits, loaders};
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
+    pub auth: Arc<Auth>,
     pub limits: GraphqlLimits,
     pub settings: Arc<Settings>,
 }
@@ -64,11 +66,18 @@ impl App {
                 "the database is {pending} migration(s) behind: run `autoshop migrate` first"
             );
         }
+        let auth = Arc::new(Auth::load(&settings).await?);
+        if crate::services::users::count_users(&db).await? == 0 {
+            tracing::warn!(
+                "no users yet: create the owner with `autoshop create-owner --email you@example.com`"
+            );
+        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let state = AppState {
             db,
+            auth,
             limits: settings.graphql,
             settings: Arc::new(settings),
         };
@@ -115,6 +124,7 @@ fn router(app: AppState) -> Router {
     // sent over it, past the request set-up, the alias limit and the JSON-only rule of `/graphql`.
     let schema = schema::build(Some(app.clone()), app.limits, development);
     let max_body = app.limits.max_body_bytes;
+    let cors = cors(&app.settings.auth.cors_origins);
     let limiter = Arc::new(RateLimiter::new(
         app.limits.rate_per_minute,
         app.limits.rate_burst,
@@ -137,7 +147,9 @@ fn router(app: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/.well-known/jwks.json", get(jwks))
         .with_state(state)
+        .layer(cors)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -162,20 +174,41 @@ async fn graphql(
             req.operation_name.as_deref(),
             s.app.limits.max_aliases,
         )?;
-        let (writes, operation) = (inspection.writes, inspection.operation.map(str::to_owned));
+        let (writes, public, operation) = (
+            inspection.writes,
+            inspection.public,
+            inspection.operation.map(str::to_owned),
+        );
         // A document new to the cache is remembered only once it has run cleanly.
         let fresh = (!parsed.cached).then(|| (req.query.clone(), parsed.doc.clone()));
         req.set_parsed_query(parsed.doc);
-        Ok((writes, operation, fresh))
+        Ok((writes, operation, public, fresh))
     });
     let (response, operation) = match inspected {
         Err(e) => (async_graphql::Response::from_errors(vec![e]), None),
-        Ok((writes, operation, fresh)) => {
-            let caller =
-                crate::auth::caller_from_request(&headers, Some(client_ip(&s, peer, &headers)));
+        Ok((writes, operation, public, fresh)) => {
+            let ip = client_ip(&s, peer, &headers);
+            let (caller, rejected) =
+                auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
+            if !public && !caller.is_authenticated() {
+                let message = match rejected {
+                    Some(Rejected::Token) => "the access token is invalid or has expired",
+                    Some(Rejected::ApiKey) => "the API key is invalid, revoked or expired",
+                    None => "sign in first",
+                };
+                let response = async_graphql::Response::from_errors(vec![unauthenticated(message)]);
+                limits::record(operation.as_deref(), false, started.elapsed());
+                return response.into();
+            }
+            let presented = crate::resolvers::auth::PresentedCookies {
+                refresh: auth::cookies::get(&headers, auth::cookies::REFRESH),
+            };
             let loaders =
                 loaders::for_request(s.app.db.conn.clone(), s.app.limits.loader_delay, !writes);
-            let response = s.schema.execute(req.data(caller).data(loaders)).await;
+            let response = s
+                .schema
+                .execute(req.data(caller).data(presented).data(loaders))
+                .await;
             if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
                 s.documents.remember(&query, doc);
             }
@@ -188,6 +221,35 @@ async fn graphql(
         started.elapsed(),
     );
     response.into()
+}
+
+fn unauthenticated(message: &str) -> async_graphql::ServerError {
+    let mut e = async_graphql::ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "unauthenticated");
+    e.extensions = Some(ext);
+    e
+}
+
+/// The public keys that verify our access tokens, for services that accept them.
+async fn jwks(State(s): State<HttpState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(s.app.auth.keys.jwks()),
+    )
+}
+
+/// Browsers may call with credentials only from the configured origins, exactly as written.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<axum::http::HeaderValue> =
+        origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600))
 }
 
 /// A GraphQL-shaped error body for requests refused before they reach the engine.

@@ -1,4 +1,4 @@
-//! The command line: serve (default), migrate, export-schema and seed-demo.
+//! The command line: serve (default), migrate, create-owner, rotate-key, export-schema and seed-demo.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,16 @@ enum Command {
         #[arg(long, value_name = "N")]
         down: Option<u32>,
     },
+    /// Create the shop owner's account (first run). The password is asked for, or read from stdin when piped.
+    CreateOwner {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Owner")]
+        name: String,
+    },
+    /// Add a new RS256 signing key to AUTOSHOP_KEYS_DIR; it signs after the next start while older keys keep
+    /// verifying. Remove an old key once the access-token lifetime has passed.
+    RotateKey,
     /// Write the GraphQL schema (SDL) to a file.
     ExportSchema {
         #[arg(long, default_value = "schema.graphql")]
@@ -105,6 +115,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::CreateOwner { email, name } => create_owner(settings, &email, &name).await,
+        Command::RotateKey => {
+            let dir = &settings.auth.keys_dir;
+            let file = crate::auth::keys::add_key_file(dir)?;
+            println!(
+                "wrote {}; restart the replicas to sign with it",
+                dir.join(file).display()
+            );
+            Ok(())
+        }
         Command::ExportSchema { out } => {
             std::fs::write(&out, schema::sdl())
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -119,6 +139,45 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Owner's password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn create_owner(settings: Settings, email: &str, name: &str) -> anyhow::Result<()> {
+    use crate::auth::password::Password;
+    use crate::domain::{Email, NonEmpty};
+    let email: Email = email
+        .parse()
+        .map_err(|e: crate::domain::ParseError| anyhow::anyhow!(e.message))?;
+    let name = NonEmpty::parse("name", name).map_err(|e| anyhow::anyhow!(e.message))?;
+    let password =
+        Password::parse("password", &read_password()?).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = db::connect(&settings.database).await?;
+    if settings.database.auto_migrate {
+        db.migrate_up().await?;
+    }
+    let auth = crate::auth::Auth::load(&settings).await?;
+    anyhow::ensure!(
+        !crate::services::users::owner_exists(&db).await?,
+        "the shop already has an owner; they add users from the app"
+    );
+    let user = crate::services::users::create_owner(&db, &auth, email, name, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created the owner {} ({})", user.email, user.id);
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -90,6 +90,38 @@ pub struct Settings {
     pub graphql: GraphqlLimits,
     /// Load balancers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
+    pub auth: AuthSettings,
+    /// Redis, shared by every replica; without it the embedded in-process stores serve.
+    pub redis: Option<RedisSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: Secret<String>,
+    /// Prefix of every key, so several deployments (or test runs) can share one Redis.
+    pub prefix: String,
+}
+
+/// Sign-in, tokens and sessions.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// PEM files of the RS256 keys (the newest by name signs) and, unless given in the environment, the key that
+    /// seals TOTP secrets. Generated on first start in development.
+    pub keys_dir: PathBuf,
+    pub keys_dir_set: bool,
+    pub jwt_private_key: Option<Secret<String>>,
+    pub encryption_key: Option<Secret<String>>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: std::time::Duration,
+    pub refresh_ttl: std::time::Duration,
+    pub session_ttl: std::time::Duration,
+    pub throttle: crate::auth::throttle::Policy,
+    pub hash_concurrency: usize,
+    /// Exact origins the browser may call from with credentials (CORS).
+    pub cors_origins: Vec<String>,
+    /// Where the SPA lives: links in e-mails point there.
+    pub public_url: String,
 }
 
 /// A setting that could not be used, naming the variable so the operator knows what to fix.
@@ -162,6 +194,66 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "AUTOSHOP_TRUSTED_PROXIES",
         "comma-separated proxy addresses or ranges whose X-Forwarded-For names the client (default none)",
+    ),
+    (
+        "AUTOSHOP_KEYS_DIR",
+        "directory of RS256 private keys in PEM, newest name signs (default <data dir>/keys, generated in development)",
+    ),
+    (
+        "AUTOSHOP_JWT_PRIVATE_KEY",
+        "an RS256 private key in PEM that signs tokens (keys in AUTOSHOP_KEYS_DIR still verify)",
+    ),
+    (
+        "AUTOSHOP_ENCRYPTION_KEY",
+        "base64 of 32 bytes sealing TOTP secrets (default <keys dir>/encryption.key, generated in development)",
+    ),
+    (
+        "AUTOSHOP_JWT_ISSUER",
+        "`iss` of access tokens (default autoshop)",
+    ),
+    (
+        "AUTOSHOP_JWT_AUDIENCE",
+        "`aud` of access tokens (default autoshop-api)",
+    ),
+    (
+        "AUTOSHOP_ACCESS_TOKEN_TTL_SECS",
+        "lifetime of an access token, 30 to 3600 (default 900)",
+    ),
+    (
+        "AUTOSHOP_REFRESH_TOKEN_TTL_HOURS",
+        "lifetime of an unused refresh token (default 336)",
+    ),
+    (
+        "AUTOSHOP_SESSION_TTL_HOURS",
+        "longest a session lasts however often it refreshes (default 720)",
+    ),
+    (
+        "AUTOSHOP_AUTH_MAX_FAILURES",
+        "failed sign-ins per account before backoff; an address gets four times as many (default 5)",
+    ),
+    (
+        "AUTOSHOP_AUTH_BACKOFF_MS",
+        "first wait after too many failures, doubling up to 15 minutes (default 1000)",
+    ),
+    (
+        "AUTOSHOP_PASSWORD_HASH_CONCURRENCY",
+        "password hashes computed at once (default: the number of cores)",
+    ),
+    (
+        "AUTOSHOP_CORS_ORIGINS",
+        "comma-separated exact origins allowed to call with credentials (default none)",
+    ),
+    (
+        "AUTOSHOP_PUBLIC_URL",
+        "the SPA's address, for links in messages (default http://localhost:8080)",
+    ),
+    (
+        "REDIS_URL",
+        "redis://… shared by replicas for throttling and policy updates (default: in process)",
+    ),
+    (
+        "AUTOSHOP_REDIS_PREFIX",
+        "prefix of every Redis key (default autoshop:)",
     ),
 ];
 
@@ -299,6 +391,19 @@ impl Settings {
                 problem,
             })?
             .unwrap_or_default();
+        let auth = auth_settings(&get, &data_dir)?;
+        let redis = match get("REDIS_URL") {
+            None => None,
+            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
+                Some(RedisSettings {
+                    url: Secret::new(u.to_owned()),
+                    prefix: get("AUTOSHOP_REDIS_PREFIX")
+                        .unwrap_or("autoshop:")
+                        .to_owned(),
+                })
+            }
+            Some(_) => return Err(bad("REDIS_URL", "that", "a redis:// or rediss:// URL")),
+        };
         Ok(Self {
             environment,
             listen,
@@ -307,12 +412,98 @@ impl Settings {
             log_format,
             graphql,
             trusted_proxies,
+            auth,
+            redis,
         })
     }
 
     pub fn is_development(&self) -> bool {
         self.environment == Environment::Development
     }
+}
+
+fn auth_settings<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    data_dir: &std::path::Path,
+) -> Result<AuthSettings, ConfigError> {
+    use std::time::Duration;
+    let keys_dir_set = get("AUTOSHOP_KEYS_DIR").is_some();
+    let access_secs = positive(
+        get("AUTOSHOP_ACCESS_TOKEN_TTL_SECS"),
+        "AUTOSHOP_ACCESS_TOKEN_TTL_SECS",
+        900,
+    )?;
+    if !(30..=3600).contains(&access_secs) {
+        return Err(bad(
+            "AUTOSHOP_ACCESS_TOKEN_TTL_SECS",
+            &access_secs.to_string(),
+            "between 30 and 3600",
+        ));
+    }
+    let hours = |name: &str, default: usize| -> Result<Duration, ConfigError> {
+        let h = positive(get(name), name, default)?;
+        Ok(Duration::from_secs(
+            u64::try_from(h).unwrap_or(u64::MAX).saturating_mul(3600),
+        ))
+    };
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    Ok(AuthSettings {
+        keys_dir: get("AUTOSHOP_KEYS_DIR").map_or_else(|| data_dir.join("keys"), PathBuf::from),
+        keys_dir_set,
+        jwt_private_key: get("AUTOSHOP_JWT_PRIVATE_KEY").map(|k| Secret::new(k.to_owned())),
+        encryption_key: get("AUTOSHOP_ENCRYPTION_KEY").map(|k| Secret::new(k.to_owned())),
+        issuer: get("AUTOSHOP_JWT_ISSUER").unwrap_or("autoshop").to_owned(),
+        audience: get("AUTOSHOP_JWT_AUDIENCE")
+            .unwrap_or("autoshop-api")
+            .to_owned(),
+        access_ttl: Duration::from_secs(access_secs as u64),
+        refresh_ttl: hours("AUTOSHOP_REFRESH_TOKEN_TTL_HOURS", 336)?,
+        session_ttl: hours("AUTOSHOP_SESSION_TTL_HOURS", 720)?,
+        throttle: crate::auth::throttle::Policy {
+            max_failures: u32::try_from(positive(
+                get("AUTOSHOP_AUTH_MAX_FAILURES"),
+                "AUTOSHOP_AUTH_MAX_FAILURES",
+                5,
+            )?)
+            .unwrap_or(u32::MAX),
+            base: Duration::from_millis(positive(
+                get("AUTOSHOP_AUTH_BACKOFF_MS"),
+                "AUTOSHOP_AUTH_BACKOFF_MS",
+                1000,
+            )? as u64),
+            cap: Duration::from_secs(15 * 60),
+            window: Duration::from_secs(15 * 60),
+        },
+        hash_concurrency: positive(
+            get("AUTOSHOP_PASSWORD_HASH_CONCURRENCY"),
+            "AUTOSHOP_PASSWORD_HASH_CONCURRENCY",
+            cores,
+        )?,
+        cors_origins: get("AUTOSHOP_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        if o.starts_with("https://") || o.starts_with("http://") {
+                            Ok(o)
+                        } else {
+                            Err(bad(
+                                "AUTOSHOP_CORS_ORIGINS",
+                                &o,
+                                "an origin like https://shop.example",
+                            ))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        public_url: get("AUTOSHOP_PUBLIC_URL")
+            .unwrap_or("http://localhost:8080")
+            .trim_end_matches('/')
+            .to_owned(),
+    })
 }
 
 fn bad(variable: &str, value: &str, expected: &str) -> ConfigError {

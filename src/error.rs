@@ -25,6 +25,9 @@ pub enum AppError {
     Forbidden,
     #[error("too many requests; slow down")]
     RateLimited,
+    /// Too many failed sign-in attempts for this account or address: wait, then try again.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -62,6 +65,7 @@ impl AppError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Internal(_) => "internal",
         }
     }
@@ -71,7 +75,10 @@ impl AppError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            Self::Invalid { .. } | Self::Conflict { .. } | Self::NotFound
+            Self::Invalid { .. }
+                | Self::Conflict { .. }
+                | Self::NotFound
+                | Self::TooManyAttempts { .. }
         )
     }
 

@@ -264,6 +264,8 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
             totp_secret_enc: None,
             totp_enabled: false,
             last_login_at: None,
+            totp_last_step: None,
+            password_changed_at: None,
             deleted_at: None,
             version: 1,
         })

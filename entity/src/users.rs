@@ -17,6 +17,8 @@ pub struct Model {
     pub totp_secret_enc: Option<String>,
     pub totp_enabled: bool,
     pub last_login_at: Option<DateTimeUtc>,
+    pub totp_last_step: Option<i64>,
+    pub password_changed_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
     pub version: i32,
 }

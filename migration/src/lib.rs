@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod ddl;
 mod m20261122_000001_core;
+mod m20261122_000002_identity;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_core::Migration)]
+        vec![
+            Box::new(m20261122_000001_core::Migration),
+            Box::new(m20261122_000002_identity::Migration),
+        ]
     }
 }

@@ -1,20 +1,221 @@
-//! Who is calling. Identity (sessions, tokens, API keys) builds on this; today it records where a request came
-//! from and its request id, which every audit entry carries.
+//! Who is calling, proven: sign-in material (keys, password hashing, TOTP, throttling) and the per-request
+//! authentication that turns a bearer token, an SPA cookie or an API key into a [`Caller`].
+
+pub mod cookies;
+pub mod crypto;
+pub mod guard;
+pub mod keys;
+pub mod password;
+pub mod throttle;
+pub mod totp;
 
 use std::net::IpAddr;
 
-use axum::http::HeaderMap;
+use anyhow::Context as _;
+use axum::http::{HeaderMap, header};
+use chrono::Utc;
+use entity::{api_keys, auth_sessions, users};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::services::Caller;
+use crate::config::{AuthSettings, Settings};
+use crate::db::Db;
+use crate::services::{ApiKeyCaller, Caller};
 
-/// The caller of one HTTP request, as far as the transport tells.
-pub fn caller_from_request(headers: &HeaderMap, client: Option<IpAddr>) -> Caller {
-    Caller {
-        user_id: None,
-        ip: client.map(|ip| ip.to_string()),
-        request_id: headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+/// API keys are told from access tokens by this prefix.
+pub const API_KEY_PREFIX: &str = "ask_";
+pub const REFRESH_PREFIX: &str = "art_";
+
+/// Everything sign-in needs, shared by every request.
+#[derive(Debug)]
+pub struct Auth {
+    pub keys: keys::KeySet,
+    pub sealer: crypto::Sealer,
+    pub hasher: password::Hasher,
+    pub throttle: throttle::Throttle,
+    pub settings: AuthSettings,
+    pub development: bool,
+}
+
+impl Auth {
+    /// Loads the key set and the sealing key (generating both on a development machine's first start) and
+    /// connects the throttle's store.
+    pub async fn load(settings: &Settings) -> anyhow::Result<Self> {
+        let a = &settings.auth;
+        let dev = settings.is_development();
+        let mut pems = keys::read_key_dir(&a.keys_dir)?;
+        if pems.is_empty() && a.jwt_private_key.is_none() {
+            anyhow::ensure!(
+                dev,
+                "no signing key: set AUTOSHOP_JWT_PRIVATE_KEY or put a PEM key in AUTOSHOP_KEYS_DIR \
+                 (`autoshop rotate-key` writes one)"
+            );
+            let name = keys::add_key_file(&a.keys_dir)?;
+            tracing::info!(file = %name, dir = %a.keys_dir.display(), "generated a signing key");
+            pems = keys::read_key_dir(&a.keys_dir)?;
+        }
+        if let Some(pem) = &a.jwt_private_key {
+            pems.push(pem.expose().clone());
+        }
+        let keys = keys::KeySet::from_pems(&pems, &a.issuer, &a.audience)
+            .context("loading the RS256 keys")?;
+        let sealer = match &a.encryption_key {
+            Some(k) => crypto::Sealer::from_base64(k.expose())
+                .map_err(|e| anyhow::anyhow!("AUTOSHOP_ENCRYPTION_KEY: {e}"))?,
+            None => {
+                let path = a.keys_dir.join("encryption.key");
+                if !path.exists() {
+                    anyhow::ensure!(dev, "no encryption key: set AUTOSHOP_ENCRYPTION_KEY");
+                    std::fs::create_dir_all(&a.keys_dir)?;
+                    std::fs::write(&path, crypto::Sealer::generate_base64())?;
+                }
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                crypto::Sealer::from_base64(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+        };
+        let throttle = match &settings.redis {
+            Some(r) => {
+                let client = redis::Client::open(r.url.expose().as_str())?;
+                let conn = client
+                    .get_connection_manager()
+                    .await
+                    .context("connecting to Redis")?;
+                throttle::Throttle::redis(conn, r.prefix.clone(), a.throttle)
+            }
+            None => throttle::Throttle::in_memory(a.throttle),
+        };
+        Ok(Self {
+            keys,
+            sealer,
+            hasher: password::Hasher::new(a.hash_concurrency),
+            throttle,
+            settings: a.clone(),
+            development: dev,
+        })
     }
+}
+
+/// Why presented credentials were not accepted; clients only ever learn "invalid or expired".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    Token,
+    ApiKey,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The caller of one HTTP request: who (from a bearer token, an API key or the SPA's cookie) and from where.
+/// Credentials that do not hold leave the caller anonymous and say so.
+pub async fn authenticate(
+    db: &Db,
+    auth: &Auth,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> (Caller, Option<Rejected>) {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut caller = Caller {
+        ip: client.map(|ip| ip.to_string()),
+        request_id: text(header::HeaderName::from_static("x-request-id")),
+        user_agent: text(header::USER_AGENT).map(|ua| ua.chars().take(300).collect()),
+        ..Caller::default()
+    };
+    let (token, from_cookie) = match bearer(headers) {
+        Some(t) => (Some(t.to_owned()), false),
+        None => (cookies::get(headers, cookies::ACCESS), true),
+    };
+    let Some(token) = token else {
+        return (caller, None);
+    };
+    if !from_cookie && token.starts_with(API_KEY_PREFIX) {
+        return match api_key(db, &token).await {
+            Some(key) => {
+                caller.api_key = Some(key);
+                (caller, None)
+            }
+            None => (caller, Some(Rejected::ApiKey)),
+        };
+    }
+    let Ok(claims) = auth.keys.verify_access(&token) else {
+        return (caller, Some(Rejected::Token));
+    };
+    match session_is_live(db, claims.sub, claims.sid).await {
+        Ok(true) => {
+            caller.user_id = Some(claims.sub);
+            caller.session_id = Some(claims.sid);
+            (caller, None)
+        }
+        Ok(false) => (caller, Some(Rejected::Token)),
+        Err(e) => {
+            tracing::error!(error = %e, "checking a session");
+            (caller, Some(Rejected::Token))
+        }
+    }
+}
+
+/// One statement: the user is active and not deleted, and the token's session is neither revoked nor over.
+/// Checked on every request, so blocking a user or revoking a session ends access at once on every replica.
+async fn session_is_live(
+    db: &Db,
+    user: uuid::Uuid,
+    session: uuid::Uuid,
+) -> Result<bool, sea_orm::DbErr> {
+    let now = Utc::now();
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(auth_sessions::Entity)
+        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::Id)).eq(session))
+        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::UserId)).eq(user))
+        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::RevokedAt)).is_null())
+        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::ExpiresAt)).gt(now))
+        .to_owned();
+    let found = users::Entity::find_by_id(user)
+        .filter(users::Column::Status.eq("active"))
+        .filter(users::Column::DeletedAt.is_null())
+        .filter(Expr::exists(live_session))
+        .one(&db.conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Finds a live API key by its hash and notes its use (at most once a minute, so busy integrations do not
+/// turn every read into a write).
+async fn api_key(db: &Db, presented: &str) -> Option<ApiKeyCaller> {
+    let now = Utc::now();
+    let key = api_keys::Entity::find()
+        .filter(api_keys::Column::KeyHash.eq(crypto::sha256_hex(presented.as_bytes())))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .one(&db.conn)
+        .await
+        .ok()??;
+    if key.expires_at.is_some_and(|at| at <= now) {
+        return None;
+    }
+    let stale = key
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::minutes(1));
+    if stale {
+        let r = api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::LastUsedAt, Expr::value(now))
+            .filter(api_keys::Column::Id.eq(key.id))
+            .exec(&db.conn)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "recording an API key's use");
+        }
+    }
+    Some(ApiKeyCaller {
+        id: key.id,
+        role: key.role,
+    })
 }

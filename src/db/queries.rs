@@ -1,6 +1,8 @@
 //! The filtered list queries behind each connection, and the sort orders each list offers.
 
-use entity::{customers, files, invoices, locations, payments, vehicles, work_orders};
+use entity::{
+    api_keys, customers, files, invoices, locations, payments, users, vehicles, work_orders,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
@@ -276,4 +278,49 @@ pub fn locations() -> Select<locations::Entity> {
 pub fn location_sort() -> SortKey<locations::Entity> {
     use locations::Column as C;
     key("name", C::Name, C::Id, KeyKind::Text, false)
+}
+
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    pub status: Option<&'static str>,
+    /// Part of the name or e-mail, any case.
+    pub search: Option<String>,
+}
+
+pub fn users(f: &UserFilter) -> Select<users::Entity> {
+    use sea_orm::sea_query::Func;
+    use users::Column as C;
+    let mut q = users::Entity::find().filter(C::DeletedAt.is_null());
+    if let Some(s) = f.status {
+        q = q.filter(C::Status.eq(s));
+    }
+    if let Some(term) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = term.to_lowercase().replace(['%', '_', '\\'], "");
+        let pattern = format!("%{escaped}%");
+        q = q.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(C::Name))).like(pattern.clone()))
+                .add(C::Email.like(pattern)),
+        );
+    }
+    q
+}
+
+pub fn user_sort() -> SortKey<users::Entity> {
+    use users::Column as C;
+    key("name", C::Name, C::Id, KeyKind::Text, false)
+}
+
+pub fn api_keys(include_revoked: bool) -> Select<api_keys::Entity> {
+    let q = api_keys::Entity::find();
+    if include_revoked {
+        q
+    } else {
+        q.filter(api_keys::Column::RevokedAt.is_null())
+    }
+}
+
+pub fn api_key_sort() -> SortKey<api_keys::Entity> {
+    use api_keys::Column as C;
+    key("created", C::CreatedAt, C::Id, KeyKind::Time, true)
 }

@@ -1,8 +1,10 @@
 //! The query and mutation roots. Each resolver parses its input, calls one service and maps the result.
 
+pub mod auth;
 mod customers;
 mod lists;
 mod node;
+mod users;
 mod vehicles;
 
 use async_graphql::{Context, MergedObject};
@@ -10,10 +12,20 @@ use async_graphql::{Context, MergedObject};
 use crate::services::Caller;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(node::NodeQuery, lists::ListQuery);
+pub struct QueryRoot(
+    node::NodeQuery,
+    lists::ListQuery,
+    auth::AuthQuery,
+    users::UserQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(customers::CustomerMutation, vehicles::VehicleMutation);
+pub struct MutationRoot(
+    auth::AuthMutation,
+    users::UserMutation,
+    customers::CustomerMutation,
+    vehicles::VehicleMutation,
+);
 
 fn caller(ctx: &Context<'_>) -> Caller {
     ctx.data_opt::<Caller>().cloned().unwrap_or_default()

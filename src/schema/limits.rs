@@ -50,11 +50,41 @@ fn count_aliases(
     })
 }
 
+/// Root fields anyone may call: they are how a caller gets credentials (and, in development, what GraphiQL
+/// asks to draw the schema; introspection is off in production). Everything else needs a signed-in caller.
+pub const PUBLIC_FIELDS: &[&str] = &[
+    "login",
+    "loginSecondFactor",
+    "refreshSession",
+    "logout",
+    "requestPasswordReset",
+    "resetPassword",
+    "__typename",
+    "__schema",
+    "__type",
+];
+
+/// Whether every root field the selection runs is public, looking through fragments (a cycle is not public).
+fn all_public(set: &SelectionSet, fragments: &Fragments, depth: usize) -> bool {
+    depth < 8
+        && set.items.iter().all(|s| match &s.node {
+            Selection::Field(f) => PUBLIC_FIELDS.contains(&f.node.name.node.as_str()),
+            Selection::InlineFragment(f) => {
+                all_public(&f.node.selection_set.node, fragments, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => fragments
+                .get(&spread.node.fragment_name.node)
+                .is_some_and(|d| all_public(&d.node.selection_set.node, fragments, depth + 1)),
+        })
+}
+
 /// What the handler needs to know about a document before running it.
 #[derive(Debug, Clone, Copy)]
 pub struct Inspection<'a> {
     /// Some operation in the document writes; reads then bypass the loader cache.
     pub writes: bool,
+    /// The operation only calls [`PUBLIC_FIELDS`]: it may run without credentials.
+    pub public: bool,
     /// The operation's name for metrics: the one the request named, or the document's only one.
     pub operation: Option<&'a str>,
 }
@@ -98,8 +128,14 @@ pub fn inspect<'a>(
             &mut HashSet::new(),
         )
     });
+    let public =
+        selected.is_some_and(|(_, op)| all_public(&op.node.selection_set.node, &doc.fragments, 0));
     if aliases <= max {
-        return Ok(Inspection { writes, operation });
+        return Ok(Inspection {
+            writes,
+            public,
+            operation,
+        });
     }
     let mut e = ServerError::new(
         format!("the query uses {aliases} aliases; at most {max} are allowed"),
@@ -220,5 +256,22 @@ mod tests {
                 .and_then(|i| i.operation),
             None
         );
+    }
+
+    #[test]
+    fn only_sign_in_fields_run_without_credentials_even_through_fragments() {
+        let public = |q: &str| inspect(q, None, 100).map(|i| i.public).unwrap_or(false);
+        assert!(public("mutation { login(input: {}) { errors { code } } }"));
+        assert!(public(
+            "mutation { ...F } fragment F on MutationRoot { logout(input: {}) { ok } }"
+        ));
+        assert!(!public(
+            "mutation { login(input: {}) { ok } createUser(input: {}) { errors { code } } }"
+        ));
+        assert!(!public(
+            "mutation { ... on MutationRoot { createUser(input: {}) { errors { code } } } }"
+        ));
+        assert!(!public("query { customers { totalCount } }"));
+        assert!(!public("mutation { ...F } fragment F on M { ...F }"));
     }
 }

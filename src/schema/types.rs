@@ -89,6 +89,57 @@ impl User {
     async fn last_login_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_login_at
     }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    /// Whether sign-in asks for a code from an authenticator app.
+    async fn two_factor_enabled(&self) -> bool {
+        self.0.totp_enabled
+    }
+    /// An invited user who has not chosen a password yet.
+    async fn invitation_pending(&self) -> bool {
+        self.0.password_hash.is_none()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Name this version when changing the user.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// An integration's key. Its secret was shown once, when it was made; only its first characters are kept.
+pub struct ApiKey(pub entity::api_keys::Model);
+
+#[Object]
+impl ApiKey {
+    async fn id(&self) -> ID {
+        ids::encode("ApiKey", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The role the key acts with.
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+    /// The secret's first characters, to tell keys apart.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.0.expires_at
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
 }
 
 /// A person or company the shop serves.

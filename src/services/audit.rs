@@ -11,7 +11,13 @@ use super::Caller;
 use crate::error::{AppError, AppResult};
 
 /// Fields that never enter the log, whatever the entity.
-const REDACTED: &[&str] = &["password_hash", "totp_secret_enc"];
+const REDACTED: &[&str] = &[
+    "password_hash",
+    "totp_secret_enc",
+    "key_hash",
+    "token_hash",
+    "code_hash",
+];
 /// Bookkeeping fields every row has; the diff is about the record, not them.
 const IGNORED: &[&str] = &["updated_at", "version"];
 
@@ -68,13 +74,40 @@ pub async fn record<C: ConnectionTrait, T: Serialize>(
         id: Set(Uuid::now_v7()),
         created_at: Set(now),
         updated_at: Set(now),
-        actor_id: Set(caller.user_id),
+        actor_id: Set(caller.actor_id()),
         actor_ip: Set(caller.ip.clone()),
         request_id: Set(caller.request_id.clone()),
         entity_type: Set(entity_type.to_owned()),
         entity_id: Set(Some(entity_id)),
         action: Set(action.to_owned()),
         diff: Set(Some(diff(before, after)?)),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes one audit entry for an event that is not an edit (a sign-in, a refused token), with its details.
+pub async fn event<C: ConnectionTrait>(
+    conn: &C,
+    caller: &Caller,
+    entity_type: &str,
+    entity_id: Option<Uuid>,
+    action: &str,
+    details: Value,
+) -> AppResult<()> {
+    let now = Utc::now();
+    audit_log::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        actor_id: Set(caller.actor_id()),
+        actor_ip: Set(caller.ip.clone()),
+        request_id: Set(caller.request_id.clone()),
+        entity_type: Set(entity_type.to_owned()),
+        entity_id: Set(entity_id),
+        action: Set(action.to_owned()),
+        diff: Set(Some(details)),
     }
     .insert(conn)
     .await?;

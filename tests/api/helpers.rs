@@ -49,6 +49,70 @@ fn with_database(base: &str, db: &str) -> String {
     }
 }
 
+/// The shop owner every test database starts with.
+pub const OWNER_EMAIL: &str = "owner@shop.test";
+pub const OWNER_PASSWORD: &str = "owner-password-1";
+
+/// One RS256 key and one sealing key per run, made before any app starts, so apps never race to create them.
+fn key_material() -> &'static (PathBuf, String) {
+    static KEYS: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("autoshop-test-keys-{}", std::process::id()));
+        if autoshop::auth::keys::read_key_dir(&dir).map_or(true, |k| k.is_empty()) {
+            autoshop::auth::keys::add_key_file(&dir).expect("signing key");
+        }
+        (dir, autoshop::auth::crypto::Sealer::generate_base64())
+    })
+}
+
+pub fn keys_dir() -> PathBuf {
+    key_material().0.clone()
+}
+
+/// The variables every test app starts with, on top of the test's own.
+fn base_env(database_url: &str) -> HashMap<String, String> {
+    let (dir, sealing) = key_material();
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("AUTOSHOP_LISTEN".into(), "127.0.0.1:0".into()),
+        ("DATABASE_URL".into(), database_url.to_owned()),
+        ("AUTOSHOP_AUTO_MIGRATE".into(), "false".into()),
+        ("AUTOSHOP_KEYS_DIR".into(), dir.display().to_string()),
+        ("AUTOSHOP_ENCRYPTION_KEY".into(), sealing.clone()),
+    ]);
+    // The production suite throttles sign-ins in the real Redis, each app under a prefix of its own.
+    if postgres_base().is_some() {
+        env.insert("REDIS_URL".into(), redis_url());
+        env.insert(
+            "AUTOSHOP_REDIS_PREFIX".into(),
+            format!("{}:", unique("autoshop_test")),
+        );
+    }
+    env
+}
+
+pub fn redis_url() -> String {
+    std::env::var("AUTOSHOP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Creates the owner in a freshly migrated database, as `autoshop create-owner` does.
+async fn create_owner(url: &str) {
+    let settings = Settings::from_vars(base_env(url)).expect("settings");
+    let db = autoshop::db::connect(&settings.database)
+        .await
+        .expect("connect");
+    let auth = autoshop::auth::Auth::load(&settings).await.expect("auth");
+    autoshop::services::users::create_owner(
+        &db,
+        &auth,
+        OWNER_EMAIL.parse().expect("email"),
+        autoshop::domain::NonEmpty::parse("name", "Olga Owner").expect("name"),
+        autoshop::auth::password::Password::parse("password", OWNER_PASSWORD).expect("password"),
+    )
+    .await
+    .expect("create owner");
+    db.conn.close().await.ok();
+}
+
 fn sqlite_dir() -> PathBuf {
     std::env::temp_dir().join(format!("autoshop-tests-{}", std::process::id()))
 }
@@ -99,6 +163,7 @@ async fn make_template() -> String {
                 .await
                 .expect("migrate template");
             conn.close().await.ok();
+            create_owner(&with_database(&base, &name)).await;
             name
         }
         None => {
@@ -110,6 +175,7 @@ async fn make_template() -> String {
             <migration::Migrator as migration::MigratorTrait>::up(&conn, None)
                 .await
                 .expect("migrate template");
+            create_owner(&url).await;
             // Fold the WAL into the main file so a plain copy carries everything.
             conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
                 .await
@@ -206,6 +272,9 @@ impl Drop for TestDb {
 /// A running app with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The owner's access token: requests go as the owner unless a test says otherwise.
+    pub owner_token: String,
+    pub owner_id: uuid::Uuid,
     pub client: reqwest::Client,
     pub db: Db,
     stats: Arc<DbStats>,
@@ -224,23 +293,34 @@ impl TestApp {
         // Logs go to the test's captured output: shown only when it fails (RUST_LOG picks what).
         autoshop::telemetry::init_logging(autoshop::config::LogFormat::Pretty);
         let database = TestDb::new().await;
-        let mut env: HashMap<String, String> = HashMap::from([
-            ("AUTOSHOP_LISTEN".into(), "127.0.0.1:0".into()),
-            ("DATABASE_URL".into(), database.url.clone()),
-            ("AUTOSHOP_AUTO_MIGRATE".into(), "false".into()),
-        ]);
+        let mut env = base_env(&database.url);
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::from_vars(env).expect("settings");
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
         let db = app.state().db.clone();
         let stats = Arc::clone(&db.stats);
+        // Signed in through the service rather than over HTTP, so no test's rate limit pays for it.
+        let signed = autoshop::services::sessions::login(
+            &db,
+            &app.state().auth,
+            &autoshop::services::Caller::default(),
+            OWNER_EMAIL,
+            OWNER_PASSWORD,
+        )
+        .await
+        .expect("owner signs in");
+        let autoshop::services::sessions::LoginOutcome::Signed(issued) = signed else {
+            panic!("the owner has no second factor");
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.serve(async move {
             let _ = rx.await;
         }));
         Self {
             addr,
+            owner_token: issued.access_token,
+            owner_id: issued.user.id,
             client: reqwest::Client::new(),
             db,
             stats,
@@ -258,20 +338,29 @@ impl TestApp {
         self.stats.statements()
     }
 
-    /// Posts a JSON body to `/graphql` as the SPA does, and returns the raw response.
+    /// Posts a JSON body to `/graphql` as the owner, and returns the raw response.
     pub async fn post(&self, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url("/graphql"))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
+        self.post_as(Some(&self.owner_token), body).await
     }
 
-    /// Posts a GraphQL request and returns the whole JSON response.
+    /// Posts a JSON body with the given bearer token (or none), and returns the raw response.
+    pub async fn post_as(&self, token: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/graphql")).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Posts a GraphQL request as the owner and returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_as(Some(&self.owner_token), query, variables).await
+    }
+
+    /// Posts a GraphQL request with the given bearer token (or none) and returns the whole JSON response.
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let res = self
-            .post(&json!({ "query": query, "variables": variables }))
+            .post_as(token, &json!({ "query": query, "variables": variables }))
             .await;
         assert_eq!(res.status(), 200, "GraphQL answers 200 even for errors");
         res.json().await.expect("json body")
@@ -310,6 +399,16 @@ impl TestApp {
             .expect("a row")
     }
 
+    /// Audit entries written since the app started, leaving out the owner's creation and the harness's sign-in.
+    pub async fn audit_entries(&self) -> i64 {
+        self.sql_one(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action NOT IN ('create_owner', 'login')",
+        )
+        .await
+        .try_get::<i64>("", "n")
+        .expect("n")
+    }
+
     /// Counts rows of a table: proves what a refused request did not write.
     pub async fn count(&self, table: &str) -> i64 {
         self.sql_one(&format!("SELECT COUNT(*) AS n FROM {table}"))
@@ -318,6 +417,9 @@ impl TestApp {
             .expect("n")
     }
 }
+
+/// Checking the caller's session costs one statement per request, whatever the request asks.
+pub const AUTH_STATEMENTS: u64 = 1;
 
 /// The first error's `extensions.code`.
 pub fn error_code(body: &Value) -> &str {

@@ -1,0 +1,89 @@
+//! API keys for integrations: made by the owner with a role, shown once, stored as a hash, revocable.
+
+use chrono::{DateTime, Utc};
+use entity::api_keys;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::users::BUILT_IN_ROLES;
+use super::{Caller, audit};
+use crate::auth::{API_KEY_PREFIX, crypto};
+use crate::db::Db;
+use crate::domain::NonEmpty;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug)]
+pub struct NewApiKey {
+    pub name: NonEmpty,
+    pub role: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a key and returns it with its secret, which is never stored and never shown again.
+pub async fn create(
+    db: &Db,
+    caller: &Caller,
+    new: NewApiKey,
+) -> AppResult<(api_keys::Model, String)> {
+    if !BUILT_IN_ROLES.contains(&new.role.as_str()) {
+        return Err(AppError::invalid(
+            "role",
+            "unknown_role",
+            format!("no role named `{}`", new.role),
+        ));
+    }
+    if new.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(AppError::invalid(
+            "expiresAt",
+            "in_the_past",
+            "the expiry must be in the future",
+        ));
+    }
+    let secret = crypto::random_token(API_KEY_PREFIX);
+    let now = Utc::now();
+    let tx = db.write_tx().await?;
+    let key = api_keys::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        name: Set(new.name.into_inner()),
+        role: Set(new.role),
+        prefix: Set(secret.chars().take(API_KEY_PREFIX.len() + 6).collect()),
+        key_hash: Set(crypto::sha256_hex(secret.as_bytes())),
+        created_by: Set(caller.user_id),
+        expires_at: Set(new.expires_at),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(&tx)
+    .await?;
+    audit::record(&tx, caller, "api_key", key.id, "create", None, Some(&key)).await?;
+    tx.commit().await?;
+    Ok((key, secret))
+}
+
+pub async fn revoke(db: &Db, caller: &Caller, id: Uuid) -> AppResult<api_keys::Model> {
+    let tx = db.write_tx().await?;
+    let before = api_keys::Entity::find_by_id(id)
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .one(&tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut a = before.clone().into_active_model();
+    let now = Utc::now();
+    a.revoked_at = Set(Some(now));
+    a.updated_at = Set(now);
+    let after = a.update(&tx).await?;
+    audit::record(
+        &tx,
+        caller,
+        "api_key",
+        id,
+        "revoke",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
