@@ -29,13 +29,29 @@ export DATABASE_URL="$PG/$DB?sslmode=disable"
 psql -q "$DATABASE_URL" -c "VACUUM ANALYZE"
 psql -q "$DATABASE_URL" -c "SELECT 1" >/dev/null
 
+# Production mode wants its keys given: a signing key and a sealing key of the bench's own.
+export AUTOSHOP_KEYS_DIR="$OUT/keys"
+rm -rf "$AUTOSHOP_KEYS_DIR"
+./target/release/autoshop rotate-key >/dev/null
+AUTOSHOP_ENCRYPTION_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export AUTOSHOP_ENCRYPTION_KEY
+BENCH_PASSWORD="bench-owner-$RANDOM-$RANDOM"
+echo "$BENCH_PASSWORD" | AUTOSHOP_ENV=production ./target/release/autoshop create-owner --email bench@autoshop.test >/dev/null
+
 # The load generator is one client sending far more than a person would: lift the per-client rate limit.
-AUTOSHOP_ENV=production AUTOSHOP_LISTEN="127.0.0.1:$PORT" AUTOSHOP_DB_MAX_CONNECTIONS=32 RUST_LOG=warn \
+# Tokens live an hour so one sign-in covers the whole run.
+AUTOSHOP_ACCESS_TOKEN_TTL_SECS=3600 AUTOSHOP_ENV=production AUTOSHOP_LISTEN="127.0.0.1:$PORT" AUTOSHOP_DB_MAX_CONNECTIONS=32 RUST_LOG=warn \
   AUTOSHOP_RATE_LIMIT_PER_MINUTE=1000000000 AUTOSHOP_RATE_LIMIT_BURST=1000000 \
   ./target/release/autoshop serve >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+
+# Every request carries the owner's access token, as the SPA's would.
+TOKEN=$(curl -s -XPOST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
+  --data-binary "{\"query\":\"mutation(\$i: LoginInput!) { login(input: \$i) { session { accessToken } } }\",\"variables\":{\"i\":{\"email\":\"bench@autoshop.test\",\"password\":\"$BENCH_PASSWORD\"}}}" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["login"]["session"]["accessToken"])')
+export TOKEN
 
 q() { psql -Atq "$DATABASE_URL" -c "$1"; }
 LOCATION=$(q "SELECT location_id FROM work_orders WHERE status NOT IN ('closed','cancelled') GROUP BY location_id ORDER BY count(*) DESC LIMIT 1")
@@ -58,7 +74,7 @@ for name, (file, op, variables) in ops.items():
 PY
 for op in board customer_card lookup; do
   sed -e "s/@LOCATION@/$LOCATION/g" -e "s/@CUSTOMER@/$CUSTOMER/g" -e "s/@VEHICLE@/$VEHICLE/g" "bench/sql/$op.sql" >"$OUT/$op.sql"
-  body=$(curl -s -XPOST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' --data-binary "@$OUT/$op.json")
+  body=$(curl -s -XPOST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" --data-binary "@$OUT/$op.json")
   if [[ "$body" == *'"errors"'* || "$body" != *'"data"'* ]]; then echo "$op failed: ${body:0:400}"; exit 1; fi
   rows=$(psql -Atq "$DATABASE_URL" -f "$OUT/$op.sql" | wc -l)
   echo "$op: GraphQL answers $(echo -n "$body" | wc -c) bytes; SQL floor returns $rows row(s)"

@@ -274,7 +274,6 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The owner's access token: requests go as the owner unless a test says otherwise.
     pub owner_token: String,
-    pub owner_id: uuid::Uuid,
     pub client: reqwest::Client,
     pub db: Db,
     stats: Arc<DbStats>,
@@ -320,7 +319,6 @@ impl TestApp {
         Self {
             addr,
             owner_token: issued.access_token,
-            owner_id: issued.user.id,
             client: reqwest::Client::new(),
             db,
             stats,

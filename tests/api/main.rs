@@ -4,6 +4,7 @@
 mod contract;
 mod customers;
 mod helpers;
+mod identity;
 mod limits;
 mod loaders;
 mod migrations;
