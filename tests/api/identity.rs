@@ -986,3 +986,29 @@ async fn production_refuses_to_start_without_its_keys() {
     );
     assert!(!empty.exists(), "nothing generated in production");
 }
+
+#[tokio::test]
+async fn the_owner_ends_every_session_of_a_user_at_once() {
+    let app = TestApp::spawn().await;
+    let id = staff(&app, "sam@shop.test", "sams-password-1").await;
+    let (phone, _) = signed_in(&app, "sam@shop.test", "sams-password-1").await;
+    let (laptop, laptop_refresh) = signed_in(&app, "sam@shop.test", "sams-password-1").await;
+    let done = app
+        .ok(
+            "mutation($input: UserIdInput!) { revokeUserSessions(input: $input) { ok errors { code } } }",
+            json!({ "input": { "id": id } }),
+        )
+        .await;
+    assert_eq!(done["revokeUserSessions"]["ok"], true);
+    assert_eq!(me_code(&app, &phone).await, "unauthenticated");
+    assert_eq!(me_code(&app, &laptop).await, "unauthenticated");
+    assert_eq!(
+        refresh(&app, &laptop_refresh).await["errors"][0]["code"],
+        "invalid_refresh_token"
+    );
+    assert!(
+        login(&app, "sam@shop.test", "sams-password-1").await["session"].is_object(),
+        "not blocked, just signed out"
+    );
+    assert!(audit_actions(&app).await.contains("revoke_sessions"));
+}
