@@ -113,8 +113,13 @@ impl Hasher {
             {
                 return Ok(Verified::No);
             }
-            let current = Params::try_from(&parsed).ok();
-            let same = parsed.algorithm == argon2::ARGON2ID_IDENT && current == Some(params());
+            // Only the cost parameters matter: a parsed hash also carries its output length, the defaults do not.
+            let want = params();
+            let same = parsed.algorithm == argon2::ARGON2ID_IDENT
+                && Params::try_from(&parsed).is_ok_and(|p| {
+                    (p.m_cost(), p.t_cost(), p.p_cost())
+                        == (want.m_cost(), want.t_cost(), want.p_cost())
+                });
             if same {
                 Ok(Verified::Yes)
             } else {
