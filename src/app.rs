@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::policy::{self as access_policy, Policy};
 use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
@@ -32,6 +33,7 @@ use crate::schema::{self, AppSchema, limits, loaders};
 pub struct AppState {
     pub db: Db,
     pub auth: Arc<Auth>,
+    pub policy: Arc<Policy>,
     pub limits: GraphqlLimits,
     pub settings: Arc<Settings>,
 }
@@ -67,6 +69,21 @@ impl App {
             );
         }
         let auth = Arc::new(Auth::load(&settings).await?);
+        crate::services::roles::seed_built_in(&db).await?;
+        // Policy changes reach the other replicas through Redis; alone, there is nobody to tell.
+        let (notify, watcher) = match &settings.redis {
+            Some(r) => {
+                let client = redis::Client::open(r.url.expose().as_str())?;
+                let conn = client.get_connection_manager().await?;
+                let channel = format!("{}policy", r.prefix);
+                (Some((conn, channel.clone())), Some((client, channel)))
+            }
+            None => (None, None),
+        };
+        let policy = Arc::new(Policy::load(db.conn.clone(), notify).await?);
+        if let Some((client, channel)) = watcher {
+            access_policy::watch(Arc::clone(&policy), client, channel);
+        }
         if crate::services::users::count_users(&db).await? == 0 {
             tracing::warn!(
                 "no users yet: create the owner with `autoshop create-owner --email you@example.com`"
@@ -78,6 +95,7 @@ impl App {
         let state = AppState {
             db,
             auth,
+            policy,
             limits: settings.graphql,
             settings: Arc::new(settings),
         };
@@ -205,9 +223,10 @@ async fn graphql(
             };
             let loaders =
                 loaders::for_request(s.app.db.conn.clone(), s.app.limits.loader_delay, !writes);
+            let access = s.app.policy.access(&caller).await;
             let response = s
                 .schema
-                .execute(req.data(caller).data(presented).data(loaders))
+                .execute(req.data(caller).data(access).data(presented).data(loaders))
                 .await;
             if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
                 s.documents.remember(&query, doc);

@@ -104,6 +104,7 @@ fn field_path(field: &str) -> Vec<String> {
 const UNIQUE_RULES: &[(&str, &str, &str, &str)] = &[
     ("ux_vehicles_vin", "vehicles.vin", "vin", "vin_taken"),
     ("ux_users_email", "users.email", "email", "email_taken"),
+    ("ux_roles_name", "roles.name", "name", "name_taken"),
     (
         "ux_payments_idempotency_key",
         "payments.idempotency_key",

@@ -17,6 +17,7 @@ pub mod one_time_tokens;
 pub mod outbox;
 pub mod payments;
 pub mod refresh_tokens;
+pub mod roles;
 pub mod system_settings;
 pub mod totp_recovery_codes;
 pub mod users;
@@ -46,6 +47,7 @@ pub mod prelude {
     pub use super::outbox::Entity as OutboxMessage;
     pub use super::payments::Entity as Payment;
     pub use super::refresh_tokens::Entity as RefreshToken;
+    pub use super::roles::Entity as Role;
     pub use super::system_settings::Entity as SystemSetting;
     pub use super::totp_recovery_codes::Entity as TotpRecoveryCode;
     pub use super::users::Entity as User;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod ddl;
 mod m20261122_000001_core;
 mod m20261122_000002_identity;
+mod m20261122_000003_roles;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261122_000002_identity::Migration),
+            Box::new(m20261122_000003_roles::Migration),
         ]
     }
 }

@@ -1,15 +1,21 @@
-//! What a field needs from its caller, declared next to it as a guard: `#[graphql(guard = "Require::owner()")]`.
+//! What a field needs from its caller, declared next to it as a guard:
+//! `#[graphql(guard = "Require::perm(Perm::CustomerRead)")]`. Deny by default: a caller without the permission
+//! somewhere gets `forbidden`; which records they see is then narrowed to their locations (`schema::scope`).
 //! Signing in is checked for the whole operation before it runs (see `schema::limits::PUBLIC_FIELDS`).
 
 use async_graphql::{Context, Guard, Result};
 
+use super::catalog::Perm;
+use super::policy::Access;
 use crate::error::AppError;
-use crate::services::{Caller, users};
+use crate::services::Caller;
 
 #[derive(Debug, Clone, Copy)]
 enum Need {
+    SignedIn,
     SignedInUser,
-    Owner,
+    Permission(Perm),
+    Either(Perm, Perm),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -21,27 +27,44 @@ impl Require {
         Self(Need::SignedInUser)
     }
 
-    /// The shop's owner (or an API key with the owner role).
-    pub fn owner() -> Self {
-        Self(Need::Owner)
+    /// Anyone signed in: reference data (locations) and lookups whose records are scoped one by one.
+    pub fn signed_in() -> Self {
+        Self(Need::SignedIn)
     }
+
+    /// Either of two permissions (say, all work orders or only one's own).
+    pub fn either(a: Perm, b: Perm) -> Self {
+        Self(Need::Either(a, b))
+    }
+
+    /// A permission from the catalog, held in at least one location.
+    pub fn perm(p: Perm) -> Self {
+        Self(Need::Permission(p))
+    }
+}
+
+/// The request's access, worked out once by the HTTP handler; none means nothing is allowed.
+pub fn access<'a>(ctx: &Context<'a>) -> &'a Access {
+    static NOTHING: std::sync::LazyLock<Access> = std::sync::LazyLock::new(Access::default);
+    ctx.data_opt::<Access>().unwrap_or(&NOTHING)
 }
 
 impl Guard for Require {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
-        let caller = ctx.data_opt::<Caller>().cloned().unwrap_or_default();
-        match self.0 {
-            Need::SignedInUser if caller.user_id.is_some() => Ok(()),
-            Need::SignedInUser if caller.is_authenticated() => Err(AppError::Forbidden.into()),
-            Need::Owner if caller.is_authenticated() => {
-                let db = &crate::schema::state(ctx).db;
-                if users::is_owner(db, &caller).await? {
-                    Ok(())
-                } else {
-                    Err(AppError::Forbidden.into())
-                }
-            }
-            _ => Err(AppError::Unauthenticated.into()),
+        let caller = ctx.data_opt::<Caller>();
+        if !caller.is_some_and(Caller::is_authenticated) {
+            return Err(AppError::Unauthenticated.into());
+        }
+        let allowed = match self.0 {
+            Need::SignedIn => true,
+            Need::SignedInUser => caller.is_some_and(|c| c.user_id.is_some()),
+            Need::Permission(p) => access(ctx).can(p),
+            Need::Either(a, b) => access(ctx).can(a) || access(ctx).can(b),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden.into())
         }
     }
 }

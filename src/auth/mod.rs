@@ -1,11 +1,13 @@
 //! Who is calling, proven: sign-in material (keys, password hashing, TOTP, throttling) and the per-request
 //! authentication that turns a bearer token, an SPA cookie or an API key into a [`Caller`].
 
+pub mod catalog;
 pub mod cookies;
 pub mod crypto;
 pub mod guard;
 pub mod keys;
 pub mod password;
+pub mod policy;
 pub mod throttle;
 pub mod totp;
 

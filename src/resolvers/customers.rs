@@ -3,6 +3,9 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::caller;
+use crate::auth::catalog::Perm;
+use crate::auth::guard::Require;
+use crate::schema::scope::{authorise_customer, authorise_location};
 use crate::domain::{CustomerKind, Email, NonEmpty, ParseError, Phone};
 use crate::error::{AppError, AppResult};
 use crate::schema::payload::{UserError, split};
@@ -144,55 +147,64 @@ impl UpdateCustomerInput {
 
 #[Object]
 impl CustomerMutation {
+    #[graphql(guard = "Require::perm(Perm::CustomerCreate)")]
     async fn create_customer(
         &self,
         ctx: &Context<'_>,
         input: CreateCustomerInput,
     ) -> Result<CustomerPayload> {
-        let r = match input.parse() {
-            Ok(new) => customers::create(&state(ctx).db, &caller(ctx), new).await,
-            Err(e) => Err(e),
+        let r = async {
+            let new = input.parse()?;
+            authorise_location(ctx, Perm::CustomerCreate, new.home_location_id)?;
+            customers::create(&state(ctx).db, &caller(ctx), new).await
         };
-        payload(r)
+        payload(r.await)
     }
 
     /// Changes the fields given; absent fields stay, `null` clears an optional one.
+    #[graphql(guard = "Require::perm(Perm::CustomerUpdate)")]
     async fn update_customer(
         &self,
         ctx: &Context<'_>,
         input: UpdateCustomerInput,
     ) -> Result<CustomerPayload> {
-        let r = match input.parse() {
-            Ok((id, version, ch)) => {
-                customers::update(&state(ctx).db, &caller(ctx), id, version, ch).await
+        let r = async {
+            let (id, version, ch) = input.parse()?;
+            authorise_customer(ctx, id, Perm::CustomerUpdate).await?;
+            if let Some(home) = ch.home_location_id {
+                authorise_location(ctx, Perm::CustomerUpdate, home)?;
             }
-            Err(e) => Err(e),
+            customers::update(&state(ctx).db, &caller(ctx), id, version, ch).await
         };
-        payload(r)
+        payload(r.await)
     }
 
     /// Hides the customer everywhere; refused while they have open work orders or unpaid invoices.
+    #[graphql(guard = "Require::perm(Perm::CustomerDelete)")]
     async fn delete_customer(
         &self,
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<CustomerPayload> {
-        let r = match ids::decode_as("Customer", &input.id, "id") {
-            Ok(id) => customers::delete(&state(ctx).db, &caller(ctx), id, input.version).await,
-            Err(e) => Err(e),
+        let r = async {
+            let id = ids::decode_as("Customer", &input.id, "id")?;
+            authorise_customer(ctx, id, Perm::CustomerDelete).await?;
+            customers::delete(&state(ctx).db, &caller(ctx), id, input.version).await
         };
-        payload(r)
+        payload(r.await)
     }
 
+    #[graphql(guard = "Require::perm(Perm::CustomerDelete)")]
     async fn restore_customer(
         &self,
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<CustomerPayload> {
-        let r = match ids::decode_as("Customer", &input.id, "id") {
-            Ok(id) => customers::restore(&state(ctx).db, &caller(ctx), id, input.version).await,
-            Err(e) => Err(e),
+        let r = async {
+            let id = ids::decode_as("Customer", &input.id, "id")?;
+            authorise_customer(ctx, id, Perm::CustomerDelete).await?;
+            customers::restore(&state(ctx).db, &caller(ctx), id, input.version).await
         };
-        payload(r)
+        payload(r.await)
     }
 }

@@ -10,7 +10,11 @@ use crate::db::queries::{self, SortBy};
 use crate::domain::{InvoiceStatus, WorkOrderStatus};
 use crate::schema::connection::{Conn, connection};
 use crate::schema::types::*;
+use crate::auth::catalog::Perm;
+use crate::auth::guard::{Require, access};
+use crate::schema::scope::within;
 use crate::schema::{ids, state};
+use sea_orm::QueryFilter;
 use crate::services::reads;
 
 #[derive(Default)]
@@ -119,7 +123,7 @@ pub struct InvoiceFilter {
 
 #[Object]
 impl ListQuery {
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::perm(Perm::CustomerRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -148,7 +152,10 @@ impl ListQuery {
         };
         let conn = listed(
             ctx,
-            queries::customers(&f),
+            queries::customers(&f).filter(queries::customers_within(&within(
+                access(ctx),
+                Perm::CustomerRead,
+            ))),
             &queries::customer_sort(by, desc),
             page(first, after, last, before),
             Customer,
@@ -159,7 +166,7 @@ impl ListQuery {
         Ok(conn)
     }
 
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::perm(Perm::VehicleRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn vehicles(
         &self,
         ctx: &Context<'_>,
@@ -186,7 +193,10 @@ impl ListQuery {
         let (by, desc) = sort.key();
         listed(
             ctx,
-            queries::vehicles(&f),
+            queries::vehicles(&f).filter(queries::vehicles_within(&within(
+                access(ctx),
+                Perm::VehicleRead,
+            ))),
             &queries::vehicle_sort(by, desc),
             page(first, after, last, before),
             Vehicle,
@@ -194,7 +204,7 @@ impl ListQuery {
         .await
     }
 
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::either(Perm::WorkOrderRead, Perm::WorkOrderReadAssigned)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn work_orders(
         &self,
         ctx: &Context<'_>,
@@ -215,7 +225,11 @@ impl ListQuery {
         let (by, desc) = sort.key();
         let conn = listed(
             ctx,
-            queries::work_orders(&f),
+            queries::work_orders(&f).filter(queries::work_orders_within(
+                &within(access(ctx), Perm::WorkOrderRead),
+                &within(access(ctx), Perm::WorkOrderReadAssigned),
+                access(ctx).user_id,
+            )),
             &queries::work_order_sort(by, desc),
             page(first, after, last, before),
             WorkOrder,
@@ -226,7 +240,7 @@ impl ListQuery {
         Ok(conn)
     }
 
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::perm(Perm::InvoiceRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -250,7 +264,10 @@ impl ListQuery {
         let (by, desc) = sort.key();
         listed(
             ctx,
-            queries::invoices(&f),
+            queries::invoices(&f).filter(queries::invoices_within(&within(
+                access(ctx),
+                Perm::InvoiceRead,
+            ))),
             &queries::invoice_sort(by, desc),
             page(first, after, last, before),
             Invoice,
@@ -259,7 +276,7 @@ impl ListQuery {
     }
 
     /// Payments and refunds, newest first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::perm(Perm::PaymentRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn payments(
         &self,
         ctx: &Context<'_>,
@@ -274,7 +291,10 @@ impl ListQuery {
         };
         listed(
             ctx,
-            queries::payments(&f),
+            queries::payments(&f).filter(queries::payments_within(&within(
+                access(ctx),
+                Perm::PaymentRead,
+            ))),
             &queries::payment_sort(true),
             page(first, after, last, before),
             Payment,
@@ -283,7 +303,7 @@ impl ListQuery {
     }
 
     /// File metadata, newest first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::perm(Perm::FileRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn files(
         &self,
         ctx: &Context<'_>,
@@ -302,9 +322,20 @@ impl ListQuery {
             parent_id: parent,
             include_pending: false,
         };
+        // Files are scoped through what they are attached to: beyond "everywhere", name a parent you can see.
+        let everywhere = access(ctx).everywhere(Perm::FileRead);
+        let parent_visible = match &parent_id {
+            Some(id) => super::node::find(ctx, id).await?.is_some(),
+            None => false,
+        };
+        let select = if everywhere || parent_visible {
+            queries::files(&f)
+        } else {
+            queries::files(&f).filter(queries::nothing())
+        };
         listed(
             ctx,
-            queries::files(&f),
+            select,
             &queries::file_sort(true),
             page(first, after, last, before),
             File,
@@ -312,7 +343,7 @@ impl ListQuery {
         .await
     }
 
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(guard = "Require::signed_in()", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
     async fn locations(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! The query and mutation roots. Each resolver parses its input, calls one service and maps the result.
 
+mod access;
 pub mod auth;
 mod customers;
 mod lists;
@@ -17,12 +18,14 @@ pub struct QueryRoot(
     lists::ListQuery,
     auth::AuthQuery,
     users::UserQuery,
+    access::AccessQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     auth::AuthMutation,
     users::UserMutation,
+    access::AccessMutation,
     customers::CustomerMutation,
     vehicles::VehicleMutation,
 );

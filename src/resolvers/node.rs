@@ -6,6 +6,7 @@ use entity::{
     work_order_lines, work_orders,
 };
 
+use crate::auth::guard::Require;
 use crate::schema::loaders::{ById, via};
 use crate::schema::types::*;
 use crate::schema::{ids, load, prime};
@@ -13,7 +14,8 @@ use crate::schema::{ids, load, prime};
 #[derive(Default)]
 pub struct NodeQuery;
 
-async fn find(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
+/// The object behind a global id, if it exists and the caller may see it.
+pub(crate) async fn find(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let (kind, key) = ids::decode(id, "id")?;
     // `load` hides soft-deleted records, here as in lists and relations.
     macro_rules! found {
@@ -86,13 +88,14 @@ async fn prime_nodes(ctx: &Context<'_>, ids: &[ID]) -> Result<()> {
 #[Object]
 impl NodeQuery {
     /// Any object by its global id; null when it does not exist or is not visible.
+    #[graphql(guard = "Require::signed_in()")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         prime_nodes(ctx, std::slice::from_ref(&id)).await?;
         find(ctx, &id).await
     }
 
     /// Several objects by id, in the order asked; null where one is missing.
-    #[graphql(complexity = "ids.len() * child_complexity + 1")]
+    #[graphql(guard = "Require::signed_in()", complexity = "ids.len() * child_complexity + 1")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

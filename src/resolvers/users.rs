@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use super::auth::{DonePayload, done};
 use super::caller;
 use super::customers::RecordVersionInput;
-use crate::auth::guard::Require;
+use crate::auth::catalog::Perm;
+use crate::auth::guard::{Require, access};
 use crate::auth::password::Password;
 use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, UserFilter};
@@ -165,7 +166,7 @@ impl UpdateUserInput {
 impl UserQuery {
     /// Staff accounts, by name.
     #[graphql(
-        guard = "Require::owner()",
+        guard = "Require::perm(Perm::UserManage)",
         complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
     )]
     async fn users(
@@ -205,7 +206,7 @@ impl UserQuery {
 
     /// Integration keys, newest first.
     #[graphql(
-        guard = "Require::owner()",
+        guard = "Require::perm(Perm::ApiKeyManage)",
         complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
     )]
     async fn api_keys(
@@ -239,14 +240,14 @@ impl UserQuery {
 #[Object]
 impl UserMutation {
     /// Adds a member of staff, with a password or by invitation.
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserPayload> {
         let s = state(ctx);
         let r = async { users::create(&s.db, &s.auth, &caller(ctx), input.parse()?).await };
         user_payload(r.await)
     }
 
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> Result<UserPayload> {
         let s = state(ctx);
         let r = async {
@@ -257,7 +258,7 @@ impl UserMutation {
     }
 
     /// Blocks a user: every session ends at once and sign-in is refused until unblocked.
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn block_user(
         &self,
         ctx: &Context<'_>,
@@ -277,7 +278,7 @@ impl UserMutation {
         user_payload(r.await)
     }
 
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn unblock_user(
         &self,
         ctx: &Context<'_>,
@@ -297,7 +298,7 @@ impl UserMutation {
         user_payload(r.await)
     }
 
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn delete_user(
         &self,
         ctx: &Context<'_>,
@@ -317,7 +318,7 @@ impl UserMutation {
         user_payload(r.await)
     }
 
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn restore_user(
         &self,
         ctx: &Context<'_>,
@@ -338,7 +339,7 @@ impl UserMutation {
     }
 
     /// Ends every session of a user.
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::UserManage)")]
     async fn revoke_user_sessions(
         &self,
         ctx: &Context<'_>,
@@ -353,7 +354,7 @@ impl UserMutation {
     }
 
     /// Makes a key for an integration; its secret is in the payload, once.
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::ApiKeyManage)")]
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
@@ -366,7 +367,7 @@ impl UserMutation {
                 role: input.role,
                 expires_at: input.expires_at,
             };
-            api_keys::create(&s.db, &caller(ctx), new).await
+            api_keys::create(&s.db, &s.policy, &caller(ctx), access(ctx), new).await
         };
         let (made, errors) = split(r.await)?;
         let (api_key, secret) = made.map_or((None, None), |(k, s)| (Some(ApiKey(k)), Some(s)));
@@ -377,7 +378,7 @@ impl UserMutation {
         })
     }
 
-    #[graphql(guard = "Require::owner()")]
+    #[graphql(guard = "Require::perm(Perm::ApiKeyManage)")]
     async fn revoke_api_key(
         &self,
         ctx: &Context<'_>,

@@ -3,6 +3,9 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::caller;
+use crate::auth::catalog::Perm;
+use crate::auth::guard::Require;
+use crate::schema::scope::{authorise_customer, authorise_vehicle};
 use super::customers::RecordVersionInput;
 use crate::domain::{PlateNumber, Vin};
 use crate::error::{AppError, AppResult};
@@ -143,53 +146,66 @@ impl UpdateVehicleInput {
 
 #[Object]
 impl VehicleMutation {
+    #[graphql(guard = "Require::perm(Perm::VehicleCreate)")]
     async fn create_vehicle(
         &self,
         ctx: &Context<'_>,
         input: CreateVehicleInput,
     ) -> Result<VehiclePayload> {
-        let r = match input.parse() {
-            Ok(new) => vehicles::create(&state(ctx).db, &caller(ctx), new).await,
-            Err(e) => Err(e),
+        let r = async {
+            let new = input.parse()?;
+            authorise_customer(ctx, new.customer_id, Perm::VehicleCreate)
+                .await
+                .map_err(|_| AppError::invalid("customerId", "not_found", "no such customer"))?;
+            vehicles::create(&state(ctx).db, &caller(ctx), new).await
         };
-        payload(r)
+        payload(r.await)
     }
 
+    #[graphql(guard = "Require::perm(Perm::VehicleUpdate)")]
     async fn update_vehicle(
         &self,
         ctx: &Context<'_>,
         input: UpdateVehicleInput,
     ) -> Result<VehiclePayload> {
-        let r = match input.parse() {
-            Ok((id, version, ch)) => {
-                vehicles::update(&state(ctx).db, &caller(ctx), id, version, ch).await
+        let r = async {
+            let (id, version, ch) = input.parse()?;
+            authorise_vehicle(ctx, id, Perm::VehicleUpdate).await?;
+            if let Some(owner) = ch.customer_id {
+                authorise_customer(ctx, owner, Perm::VehicleUpdate)
+                    .await
+                    .map_err(|_| AppError::invalid("customerId", "not_found", "no such customer"))?;
             }
-            Err(e) => Err(e),
+            vehicles::update(&state(ctx).db, &caller(ctx), id, version, ch).await
         };
-        payload(r)
+        payload(r.await)
     }
 
+    #[graphql(guard = "Require::perm(Perm::VehicleDelete)")]
     async fn delete_vehicle(
         &self,
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<VehiclePayload> {
-        let r = match ids::decode_as("Vehicle", &input.id, "id") {
-            Ok(id) => vehicles::delete(&state(ctx).db, &caller(ctx), id, input.version).await,
-            Err(e) => Err(e),
+        let r = async {
+            let id = ids::decode_as("Vehicle", &input.id, "id")?;
+            authorise_vehicle(ctx, id, Perm::VehicleDelete).await?;
+            vehicles::delete(&state(ctx).db, &caller(ctx), id, input.version).await
         };
-        payload(r)
+        payload(r.await)
     }
 
+    #[graphql(guard = "Require::perm(Perm::VehicleDelete)")]
     async fn restore_vehicle(
         &self,
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<VehiclePayload> {
-        let r = match ids::decode_as("Vehicle", &input.id, "id") {
-            Ok(id) => vehicles::restore(&state(ctx).db, &caller(ctx), id, input.version).await,
-            Err(e) => Err(e),
+        let r = async {
+            let id = ids::decode_as("Vehicle", &input.id, "id")?;
+            authorise_vehicle(ctx, id, Perm::VehicleDelete).await?;
+            vehicles::restore(&state(ctx).db, &caller(ctx), id, input.version).await
         };
-        payload(r)
+        payload(r.await)
     }
 }

@@ -7,6 +7,7 @@ pub mod limits;
 pub mod loaders;
 pub mod payload;
 pub mod scalars;
+pub mod scope;
 pub mod types;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use crate::config::GraphqlLimits;
 use crate::error::{AppError, AppResult};
 use crate::resolvers::{MutationRoot, QueryRoot};
 use loaders::{ById, ChildrenOf, HasMany, Loaders, NewestOf};
+use scope::Scoped;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -78,26 +80,45 @@ fn is_soft_deleted<E: EntityTrait>(m: &E::Model) -> bool {
         .unwrap_or(false)
 }
 
-/// One live row by id, batched with every other lookup through the same field `V` in this request.
+/// One live row by id that the caller may see, batched with every other lookup through the same field `V` in
+/// this request.
 pub async fn load<E, V>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
 where
     E: EntityTrait + Send + Sync,
-    E::Model: Clone + Send + Sync,
+    E::Model: Clone + Send + Sync + Scoped,
     V: Send + Sync + 'static,
 {
     let row = loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?;
-    Ok(row.filter(|m| !is_soft_deleted::<E>(m)))
+    match row.filter(|m| !is_soft_deleted::<E>(m)) {
+        Some(m) if m.visible(ctx).await? => Ok(Some(m)),
+        _ => Ok(None),
+    }
+}
+
+/// The rows, of those a visible parent has, that the caller may see.
+async fn keep_visible<M: Scoped + Sync>(ctx: &Context<'_>, rows: Vec<M>) -> AppResult<Vec<M>> {
+    let checks =
+        futures_util::future::try_join_all(rows.iter().map(|r| r.visible_as_child(ctx))).await?;
+    Ok(rows
+        .into_iter()
+        .zip(checks)
+        .filter_map(|(r, ok)| ok.then_some(r))
+        .collect())
 }
 
 /// All children through relation `R`, batched across parents.
 pub async fn children<R: HasMany>(
     ctx: &Context<'_>,
     parent: Uuid,
-) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
-    Ok(loaders_for(ctx)?
+) -> AppResult<Vec<<R::Child as EntityTrait>::Model>>
+where
+    <R::Child as EntityTrait>::Model: Scoped,
+{
+    let rows = loaders_for(ctx)?
         .load_one(ChildrenOf::<R>::new(parent))
         .await?
-        .unwrap_or_default())
+        .unwrap_or_default();
+    keep_visible(ctx, rows).await
 }
 
 /// The newest `limit` children through relation `R`, batched across parents.
@@ -105,13 +126,17 @@ pub async fn newest<R: HasMany>(
     ctx: &Context<'_>,
     parent: Uuid,
     limit: i32,
-) -> AppResult<Vec<<R::Child as EntityTrait>::Model>> {
+) -> AppResult<Vec<<R::Child as EntityTrait>::Model>>
+where
+    <R::Child as EntityTrait>::Model: Scoped,
+{
     let limit = u64::try_from(limit)
         .map_err(|_| AppError::invalid("limit", "invalid_page_args", "limit cannot be negative"))?;
-    Ok(loaders_for(ctx)?
+    let rows = loaders_for(ctx)?
         .load_one(NewestOf::<R>::new(parent, limit))
         .await?
-        .unwrap_or_default())
+        .unwrap_or_default();
+    keep_visible(ctx, rows).await
 }
 
 /// A stored value outside its CHECK constraint means the database and the code disagree.

@@ -13,7 +13,9 @@ use crate::domain::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate,
     UserStatus, WorkOrderStatus,
 };
+use crate::auth::catalog::Perm;
 use crate::error::AppError;
+use crate::schema::scope::authorise_location;
 
 /// Any object with a global id.
 #[derive(Interface)]
@@ -29,6 +31,12 @@ pub enum Node {
     InvoiceLine(InvoiceLine),
     Payment(Payment),
     File(File),
+}
+
+/// A work order's money, for those who may see prices (at `location`, or anywhere when it is not known).
+fn priced(ctx: &Context<'_>, location: Option<uuid::Uuid>, minor: i64) -> Result<Option<Money>> {
+    authorise_location(ctx, Perm::WorkOrderReadPrices, location)?;
+    Ok(Some(Money::from_minor(minor)))
 }
 
 fn stored<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
@@ -192,12 +200,16 @@ impl Customer {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    /// Phone numbers, normalised to digits with an optional leading `+`.
-    async fn phones(&self) -> Vec<String> {
-        strings(&self.0.phones)
+    /// Phone numbers, normalised to digits with an optional leading `+`. Null, with a `forbidden` error, for
+    /// those without `customer:read_contact`.
+    async fn phones(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
+        authorise_location(ctx, Perm::CustomerReadContact, self.0.home_location_id)?;
+        Ok(Some(strings(&self.0.phones)))
     }
-    async fn emails(&self) -> Vec<String> {
-        strings(&self.0.emails)
+    /// Null, with a `forbidden` error, for those without `customer:read_contact`.
+    async fn emails(&self, ctx: &Context<'_>) -> Result<Option<Vec<String>>> {
+        authorise_location(ctx, Perm::CustomerReadContact, self.0.home_location_id)?;
+        Ok(Some(strings(&self.0.emails)))
     }
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
@@ -248,13 +260,14 @@ impl Customer {
             .map(Invoice)
             .collect())
     }
-    /// What the customer still owes on issued invoices.
-    async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
+    /// What the customer still owes on issued invoices; null, with a `forbidden` error, without `invoice:read`.
+    async fn balance_due(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        authorise_location(ctx, Perm::InvoiceRead, self.0.home_location_id)?;
         let due = super::loaders_for(ctx)?
             .load_one(BalanceDue(self.0.id))
             .await
             .map_err(AppError::from)?;
-        Ok(Money::from_minor(due.unwrap_or(0)))
+        Ok(Some(Money::from_minor(due.unwrap_or(0))))
     }
     async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
         Ok(children::<FilesOfCustomer>(ctx, self.0.id)
@@ -460,17 +473,18 @@ impl WorkOrder {
             .map(|m| stored("approval method", m, ApprovalMethod::from_stored))
             .transpose()
     }
-    async fn subtotal(&self) -> Money {
-        Money::from_minor(self.0.subtotal_minor)
+    /// Prices need `work_order:read_prices`: without it, null with a `forbidden` error.
+    async fn subtotal(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, Some(self.0.location_id), self.0.subtotal_minor)
     }
-    async fn discount(&self) -> Money {
-        Money::from_minor(self.0.discount_minor)
+    async fn discount(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, Some(self.0.location_id), self.0.discount_minor)
     }
-    async fn tax(&self) -> Money {
-        Money::from_minor(self.0.tax_minor)
+    async fn tax(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, Some(self.0.location_id), self.0.tax_minor)
     }
-    async fn total(&self) -> Money {
-        Money::from_minor(self.0.total_minor)
+    async fn total(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, Some(self.0.location_id), self.0.total_minor)
     }
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
         self.0.closed_at
@@ -584,8 +598,8 @@ impl WorkOrderLine {
         Ok(Quantity::from_milli(self.0.quantity_milli)
             .map_err(|e| corrupt("quantity", &e.message))?)
     }
-    async fn unit_price(&self) -> Money {
-        Money::from_minor(self.0.unit_price_minor)
+    async fn unit_price(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, None, self.0.unit_price_minor)
     }
     async fn tax_rate(&self) -> Result<TaxRate> {
         Ok(TaxRate::from_basis_points(self.0.tax_rate_bp)
@@ -603,14 +617,14 @@ impl WorkOrderLine {
             .map(User))
     }
     /// Quantity × unit price (negative for discounts), before tax.
-    async fn net(&self) -> Money {
-        Money::from_minor(self.0.net_minor)
+    async fn net(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, None, self.0.net_minor)
     }
-    async fn tax(&self) -> Money {
-        Money::from_minor(self.0.tax_minor)
+    async fn tax(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, None, self.0.tax_minor)
     }
-    async fn total(&self) -> Money {
-        Money::from_minor(self.0.total_minor)
+    async fn total(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
+        priced(ctx, None, self.0.total_minor)
     }
     async fn version(&self) -> i32 {
         self.0.version

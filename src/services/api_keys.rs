@@ -5,8 +5,8 @@ use entity::api_keys;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::users::BUILT_IN_ROLES;
 use super::{Caller, audit};
+use crate::auth::policy::{Access, Policy};
 use crate::auth::{API_KEY_PREFIX, crypto};
 use crate::db::Db;
 use crate::domain::NonEmpty;
@@ -19,18 +19,30 @@ pub struct NewApiKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Creates a key and returns it with its secret, which is never stored and never shown again.
+/// Creates a key and returns it with its secret, which is never stored and never shown again. The key acts with
+/// its role everywhere, so its maker must hold every permission of that role everywhere.
 pub async fn create(
     db: &Db,
+    policy: &Policy,
     caller: &Caller,
+    access: &Access,
     new: NewApiKey,
 ) -> AppResult<(api_keys::Model, String)> {
-    if !BUILT_IN_ROLES.contains(&new.role.as_str()) {
+    if super::roles::find_by_key(&db.conn, &new.role).await?.is_none() {
         return Err(AppError::invalid(
             "role",
             "unknown_role",
-            format!("no role named `{}`", new.role),
+            format!("no role with the key `{}`", new.role),
         ));
+    }
+    for p in policy.grants_of(&new.role).await {
+        if !access.everywhere(p) {
+            return Err(AppError::invalid(
+                "role",
+                "escalation",
+                format!("the key would hold `{}`, which you do not hold everywhere", p.key()),
+            ));
+        }
     }
     if new.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(AppError::invalid(
@@ -60,6 +72,15 @@ pub async fn create(
     audit::record(&tx, caller, "api_key", key.id, "create", None, Some(&key)).await?;
     tx.commit().await?;
     Ok((key, secret))
+}
+
+pub async fn count_with_role<C: sea_orm::ConnectionTrait>(conn: &C, role: &str) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(api_keys::Entity::find()
+        .filter(api_keys::Column::Role.eq(role))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .count(conn)
+        .await?)
 }
 
 pub async fn revoke(db: &Db, caller: &Caller, id: Uuid) -> AppResult<api_keys::Model> {

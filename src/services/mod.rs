@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod customers;
 pub mod reads;
+pub mod roles;
 pub mod sessions;
 pub mod users;
 pub mod vehicles;

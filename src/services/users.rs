@@ -16,15 +16,13 @@ use uuid::Uuid;
 use super::sessions::{self, one_time_token, revoke_where, spend_one_time_token};
 use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
 use crate::auth::password::{Password, Verified};
+use crate::auth::catalog::OWNER;
+use crate::auth::policy::EVERYWHERE;
 use crate::auth::{Auth, crypto, totp};
 use crate::db::Db;
 use crate::domain::{Email, NonEmpty, Phone};
 use crate::error::{AppError, AppResult};
 
-/// The roles every shop starts with; access control (casbin) gives them their permissions.
-pub const BUILT_IN_ROLES: &[&str] = &["owner", "service_advisor", "mechanic", "cashier"];
-/// Every location: the domain of a role that holds everywhere.
-pub const ALL_LOCATIONS: &str = "*";
 
 const RESET_TTL: Duration = Duration::from_secs(60 * 60);
 const INVITATION_TTL: Duration = Duration::from_secs(72 * 60 * 60);
@@ -46,27 +44,10 @@ pub struct UserChanges {
     pub phone: Option<Option<Phone>>,
 }
 
-/// Whether the caller holds the owner role (for any location) or calls with an owner's API key.
-pub async fn is_owner(db: &Db, caller: &Caller) -> AppResult<bool> {
-    if let Some(key) = &caller.api_key {
-        return Ok(key.role == "owner");
-    }
-    let Some(user) = caller.user_id else {
-        return Ok(false);
-    };
-    let n = casbin_rule::Entity::find()
-        .filter(casbin_rule::Column::Ptype.eq("g"))
-        .filter(casbin_rule::Column::V0.eq(user.to_string()))
-        .filter(casbin_rule::Column::V1.eq("owner"))
-        .count(&db.conn)
-        .await?;
-    Ok(n > 0)
-}
-
 pub async fn owner_exists(db: &Db) -> AppResult<bool> {
     let n = casbin_rule::Entity::find()
         .filter(casbin_rule::Column::Ptype.eq("g"))
-        .filter(casbin_rule::Column::V1.eq("owner"))
+        .filter(casbin_rule::Column::V1.eq(OWNER))
         .count(&db.conn)
         .await?;
     Ok(n > 0)
@@ -114,6 +95,7 @@ pub async fn create_owner(
     name: NonEmpty,
     password: Password,
 ) -> AppResult<users::Model> {
+    super::roles::seed_built_in(db).await?;
     let hash = auth.hasher.hash(&password).await?;
     let tx = db.write_tx().await?;
     let new = NewUser {
@@ -126,8 +108,8 @@ pub async fn create_owner(
     casbin_rule::ActiveModel {
         ptype: Set("g".to_owned()),
         v0: Set(user.id.to_string()),
-        v1: Set("owner".to_owned()),
-        v2: Set(ALL_LOCATIONS.to_owned()),
+        v1: Set(OWNER.to_owned()),
+        v2: Set(EVERYWHERE.to_owned()),
         v3: Set(String::new()),
         v4: Set(String::new()),
         v5: Set(String::new()),
@@ -267,6 +249,9 @@ pub async fn set_blocked(
     }
     let tx = db.write_tx().await?;
     let before = lock_versioned::<users::Entity, _>(&tx, id, version, Liveness::Live).await?;
+    if blocked && super::roles::is_last_owner(&tx, id).await? {
+        return Err(AppError::invalid("id", "last_owner", "the shop must keep at least one owner"));
+    }
     let mut a = before.clone().into_active_model();
     a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
     touch(&mut a, version)?;
@@ -296,6 +281,9 @@ pub async fn set_deleted(
         ));
     }
     soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
+        if delete && super::roles::is_last_owner(tx, id).await? {
+            return Err(AppError::invalid("id", "last_owner", "the shop must keep at least one owner"));
+        }
         if delete {
             revoke_where(tx, auth_sessions::Column::UserId.eq(id), "deleted").await?;
         }

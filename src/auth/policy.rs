@@ -1,0 +1,415 @@
+//! casbin, with its model here and its rules in the database (`casbin_rule`, through sea-orm on both backends),
+//! and the per-request [`Access`] derived from it. A change to the rules reloads this process's enforcer at once
+//! and, through Redis, every other replica's.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
+use entity::casbin_rule;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+use super::catalog::Perm;
+use crate::services::Caller;
+
+/// RBAC with domains: a user holds a role in a location (its id) or everywhere (`*`); roles hold permissions
+/// (`resource`, `action`) everywhere.
+pub const MODEL: &str = r#"
+[request_definition]
+r = sub, dom, obj, act
+
+[policy_definition]
+p = sub, dom, obj, act
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*")) && (p.dom == "*" || p.dom == r.dom) && r.obj == p.obj && r.act == p.act
+"#;
+
+/// Every location.
+pub const EVERYWHERE: &str = "*";
+
+/// casbin's adapter over sea-orm: the standard `casbin_rule` table on PostgreSQL or SQLite.
+pub struct SeaOrmAdapter {
+    conn: DatabaseConnection,
+}
+
+impl SeaOrmAdapter {
+    pub fn new(conn: DatabaseConnection) -> Self {
+        Self { conn }
+    }
+}
+
+fn adapter_error(e: impl std::error::Error + Send + Sync + 'static) -> casbin::Error {
+    casbin::Error::AdapterError(casbin::error::AdapterError(Box::new(e)))
+}
+
+/// A rule as stored: ptype and up to six values, unused ones empty.
+fn row(ptype: &str, rule: &[String]) -> casbin_rule::ActiveModel {
+    let v = |i: usize| Set(rule.get(i).cloned().unwrap_or_default());
+    casbin_rule::ActiveModel {
+        ptype: Set(ptype.to_owned()),
+        v0: v(0),
+        v1: v(1),
+        v2: v(2),
+        v3: v(3),
+        v4: v(4),
+        v5: v(5),
+        ..Default::default()
+    }
+}
+
+fn values(r: &casbin_rule::Model) -> Vec<String> {
+    let mut v = vec![
+        r.v0.clone(),
+        r.v1.clone(),
+        r.v2.clone(),
+        r.v3.clone(),
+        r.v4.clone(),
+        r.v5.clone(),
+    ];
+    while v.last().is_some_and(String::is_empty) {
+        v.pop();
+    }
+    v
+}
+
+fn matches(r: &casbin_rule::Model, field_index: usize, field_values: &[String]) -> bool {
+    let all = [&r.v0, &r.v1, &r.v2, &r.v3, &r.v4, &r.v5];
+    field_values
+        .iter()
+        .enumerate()
+        .all(|(i, want)| want.is_empty() || all.get(field_index + i).is_some_and(|have| *have == want))
+}
+
+impl SeaOrmAdapter {
+    async fn rules(&self) -> casbin::Result<Vec<casbin_rule::Model>> {
+        casbin_rule::Entity::find()
+            .all(&self.conn)
+            .await
+            .map_err(adapter_error)
+    }
+
+    async fn delete(&self, ptype: &str, keep: impl Fn(&casbin_rule::Model) -> bool) -> casbin::Result<bool> {
+        let doomed: Vec<i32> = self
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.ptype == ptype && !keep(r))
+            .map(|r| r.id)
+            .collect();
+        if doomed.is_empty() {
+            return Ok(false);
+        }
+        casbin_rule::Entity::delete_many()
+            .filter(casbin_rule::Column::Id.is_in(doomed))
+            .exec(&self.conn)
+            .await
+            .map_err(adapter_error)?;
+        Ok(true)
+    }
+}
+
+#[async_trait::async_trait]
+impl Adapter for SeaOrmAdapter {
+    async fn load_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
+        for r in self.rules().await? {
+            let sec = r.ptype.chars().next().map(String::from).unwrap_or_default();
+            m.add_policy(&sec, &r.ptype, values(&r));
+        }
+        Ok(())
+    }
+
+    async fn load_filtered_policy<'a>(&mut self, m: &mut dyn Model, f: Filter<'a>) -> casbin::Result<()> {
+        for r in self.rules().await? {
+            let sec = r.ptype.chars().next().map(String::from).unwrap_or_default();
+            let filter: Vec<String> = match sec.as_str() {
+                "p" => f.p.iter().map(|s| (*s).to_owned()).collect(),
+                _ => f.g.iter().map(|s| (*s).to_owned()).collect(),
+            };
+            if matches(&r, 0, &filter) {
+                m.add_policy(&sec, &r.ptype, values(&r));
+            }
+        }
+        Ok(())
+    }
+
+    async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
+        self.clear_policy().await?;
+        for sec in ["p", "g"] {
+            let Some(map) = m.get_model().get(sec) else { continue };
+            for (ptype, assertion) in map {
+                for rule in assertion.get_policy() {
+                    row(ptype, rule).insert(&self.conn).await.map_err(adapter_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn clear_policy(&mut self) -> casbin::Result<()> {
+        casbin_rule::Entity::delete_many()
+            .exec(&self.conn)
+            .await
+            .map_err(adapter_error)?;
+        Ok(())
+    }
+
+    fn is_filtered(&self) -> bool {
+        false
+    }
+
+    async fn add_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+        row(ptype, &rule).insert(&self.conn).await.map_err(adapter_error)?;
+        Ok(true)
+    }
+
+    async fn add_policies(&mut self, sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+        for rule in rules {
+            self.add_policy(sec, ptype, rule).await?;
+        }
+        Ok(true)
+    }
+
+    async fn remove_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+        self.delete(ptype, |r| values(r) != rule).await
+    }
+
+    async fn remove_policies(&mut self, _sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+        self.delete(ptype, |r| !rules.contains(&values(r))).await
+    }
+
+    async fn remove_filtered_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        field_index: usize,
+        field_values: Vec<String>,
+    ) -> casbin::Result<bool> {
+        self.delete(ptype, |r| !matches(r, field_index, &field_values)).await
+    }
+}
+
+/// Where a permission holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Everywhere,
+    Locations(BTreeSet<Uuid>),
+}
+
+/// A role a subject holds, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub role: String,
+    pub domain: String,
+}
+
+/// What one caller may do, worked out once per request from the enforcer's rules.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub user_id: Option<Uuid>,
+    grants: HashMap<Perm, Scope>,
+    pub holdings: Vec<Holding>,
+}
+
+impl Access {
+    /// Somewhere, at least.
+    pub fn can(&self, p: Perm) -> bool {
+        self.grants.contains_key(&p)
+    }
+
+    /// At `location`; a record with no location needs the permission anywhere.
+    pub fn can_at(&self, p: Perm, location: Option<Uuid>) -> bool {
+        match (self.grants.get(&p), location) {
+            (None, _) => false,
+            (Some(Scope::Everywhere), _) | (Some(_), None) => true,
+            (Some(Scope::Locations(set)), Some(l)) => set.contains(&l),
+        }
+    }
+
+    pub fn scope(&self, p: Perm) -> Option<&Scope> {
+        self.grants.get(&p)
+    }
+
+    pub fn everywhere(&self, p: Perm) -> bool {
+        matches!(self.grants.get(&p), Some(Scope::Everywhere))
+    }
+
+    pub fn permissions(&self) -> impl Iterator<Item = (Perm, &Scope)> {
+        self.grants.iter().map(|(p, s)| (*p, s))
+    }
+}
+
+/// The enforcer, shared by the requests of one process.
+pub struct Policy {
+    enforcer: RwLock<Enforcer>,
+    notify: Option<(redis::aio::ConnectionManager, String)>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Policy")
+    }
+}
+
+fn add(grants: &mut HashMap<Perm, Scope>, perm: Perm, domain: &str) {
+    if domain == EVERYWHERE {
+        grants.insert(perm, Scope::Everywhere);
+        return;
+    }
+    let Ok(location) = domain.parse::<Uuid>() else { return };
+    match grants.entry(perm).or_insert_with(|| Scope::Locations(BTreeSet::new())) {
+        Scope::Everywhere => {}
+        Scope::Locations(set) => {
+            set.insert(location);
+        }
+    }
+}
+
+impl Policy {
+    pub async fn load(conn: DatabaseConnection, redis: Option<(redis::aio::ConnectionManager, String)>) -> anyhow::Result<Self> {
+        let model = DefaultModel::from_str(MODEL).await?;
+        let mut enforcer = Enforcer::new(model, SeaOrmAdapter::new(conn)).await?;
+        // Rules are written by the services, inside their audited transactions; casbin only reads them.
+        enforcer.enable_auto_save(false);
+        Ok(Self {
+            enforcer: RwLock::new(enforcer),
+            notify: redis,
+        })
+    }
+
+    /// Re-reads the rules from the database.
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        self.enforcer.write().await.load_policy().await?;
+        Ok(())
+    }
+
+    /// Reloads here and tells the other replicas to do the same.
+    pub async fn changed(&self) {
+        if let Err(e) = self.reload().await {
+            tracing::error!(error = format!("{e:#}"), "reloading the access policy");
+        }
+        if let Some((conn, channel)) = &self.notify {
+            let mut conn = conn.clone();
+            let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg("reload")
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "telling the other replicas about a policy change");
+            }
+        }
+    }
+
+    /// Whether casbin allows `subject` the permission at `location`: the decision `explainAccess` reports.
+    pub async fn enforce(&self, subject: &str, location: &str, perm: Perm) -> bool {
+        let i = perm.info();
+        self.enforcer
+            .read()
+            .await
+            .enforce((subject, location, i.resource, i.action))
+            .unwrap_or(false)
+    }
+
+    /// The roles `subject` holds and where.
+    pub async fn holdings(&self, subject: &str) -> Vec<Holding> {
+        self.enforcer
+            .read()
+            .await
+            .get_filtered_grouping_policy(0, vec![subject.to_owned()])
+            .into_iter()
+            .filter_map(|g| {
+                Some(Holding {
+                    role: g.get(1)?.clone(),
+                    domain: g.get(2)?.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The permissions granted to a role.
+    pub async fn grants_of(&self, role: &str) -> BTreeSet<Perm> {
+        self.enforcer
+            .read()
+            .await
+            .get_filtered_policy(0, vec![role.to_owned()])
+            .into_iter()
+            .filter_map(|p| Perm::from_parts(p.get(2)?, p.get(3)?))
+            .collect()
+    }
+
+    /// Every (user, role, domain) assignment.
+    pub async fn assignments(&self) -> Vec<Vec<String>> {
+        self.enforcer.read().await.get_grouping_policy()
+    }
+
+    pub async fn access_for_holdings(&self, user_id: Option<Uuid>, holdings: Vec<Holding>) -> Access {
+        let e = self.enforcer.read().await;
+        let mut grants = HashMap::new();
+        for h in &holdings {
+            for p in e.get_filtered_policy(0, vec![h.role.clone()]) {
+                if let (Some(res), Some(act)) = (p.get(2), p.get(3))
+                    && let Some(perm) = Perm::from_parts(res, act)
+                {
+                    add(&mut grants, perm, &h.domain);
+                }
+            }
+        }
+        Access {
+            user_id,
+            grants,
+            holdings,
+        }
+    }
+
+    /// What the caller may do: a user through the roles they hold, an API key through its role everywhere.
+    pub async fn access(&self, caller: &Caller) -> Access {
+        if let Some(key) = &caller.api_key {
+            let holdings = vec![Holding {
+                role: key.role.clone(),
+                domain: EVERYWHERE.to_owned(),
+            }];
+            return self.access_for_holdings(None, holdings).await;
+        }
+        match caller.user_id {
+            Some(user) => {
+                let holdings = self.holdings(&user.to_string()).await;
+                self.access_for_holdings(Some(user), holdings).await
+            }
+            None => Access::default(),
+        }
+    }
+}
+
+/// Listens for policy changes made by other replicas and reloads; reconnects when Redis goes away.
+pub fn watch(policy: Arc<Policy>, client: redis::Client, channel: String) {
+    tokio::spawn(async move {
+        use futures_util::StreamExt as _;
+        loop {
+            match client.get_async_pubsub().await {
+                Ok(mut pubsub) => {
+                    if pubsub.subscribe(&channel).await.is_ok() {
+                        // Changes made while disconnected are picked up now.
+                        let _ = policy.reload().await;
+                        let mut messages = pubsub.on_message();
+                        while messages.next().await.is_some() {
+                            if let Err(e) = policy.reload().await {
+                                tracing::error!(error = format!("{e:#}"), "reloading the access policy");
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "policy watcher: Redis unreachable; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+}

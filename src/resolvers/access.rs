@@ -1,0 +1,395 @@
+//! The owner's access-control screens: the permission catalog, roles and their grants, who holds which role
+//! where, a user's effective permissions, and why a user may or may not do something.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::caller;
+use crate::auth::catalog::{CATALOG, Perm};
+use crate::auth::guard::{Require, access};
+use crate::auth::policy::{Access, EVERYWHERE, Scope};
+use crate::domain::NonEmpty;
+use crate::error::{AppError, AppResult};
+use crate::schema::payload::{UserError, split};
+use crate::schema::types::User;
+use crate::schema::{ids, state};
+use crate::services::roles;
+
+#[derive(Default)]
+pub struct AccessQuery;
+
+#[derive(Default)]
+pub struct AccessMutation;
+
+/// One permission of the catalog.
+#[derive(SimpleObject)]
+pub struct Permission {
+    /// `resource:action`, e.g. `customer:read_contact`.
+    pub key: String,
+    pub label: String,
+    pub description: String,
+}
+
+#[derive(SimpleObject)]
+pub struct PermissionGroup {
+    pub resource: String,
+    pub permissions: Vec<Permission>,
+}
+
+fn permission(p: Perm) -> Permission {
+    let i = p.info();
+    Permission {
+        key: p.key(),
+        label: i.label.to_owned(),
+        description: i.description.to_owned(),
+    }
+}
+
+/// A role and what it grants.
+pub struct Role {
+    model: entity::roles::Model,
+}
+
+#[Object]
+impl Role {
+    async fn id(&self) -> ID {
+        ids::encode("Role", self.model.id)
+    }
+    /// The stable name casbin's rules use; API keys name their role by it.
+    async fn key(&self) -> &str {
+        &self.model.key
+    }
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.model.description.as_deref()
+    }
+    async fn built_in(&self) -> bool {
+        self.model.built_in
+    }
+    async fn version(&self) -> i32 {
+        self.model.version
+    }
+    async fn permissions(&self, ctx: &Context<'_>) -> Vec<Permission> {
+        state(ctx)
+            .policy
+            .grants_of(&self.model.key)
+            .await
+            .into_iter()
+            .map(permission)
+            .collect()
+    }
+}
+
+/// A role held at one location, or everywhere (`location` null).
+#[derive(SimpleObject)]
+pub struct RoleHolding {
+    pub role: String,
+    pub location_id: Option<ID>,
+}
+
+/// A permission and where it holds.
+#[derive(SimpleObject)]
+pub struct EffectivePermission {
+    pub permission: String,
+    pub everywhere: bool,
+    pub location_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct EffectiveAccess {
+    pub roles: Vec<RoleHolding>,
+    pub permissions: Vec<EffectivePermission>,
+}
+
+fn effective(a: &Access) -> EffectiveAccess {
+    let location = |d: &str| {
+        (d != EVERYWHERE)
+            .then(|| d.parse().ok().map(|u| ids::encode("Location", u)))
+            .flatten()
+    };
+    let mut permissions: Vec<EffectivePermission> = a
+        .permissions()
+        .map(|(p, scope)| EffectivePermission {
+            permission: p.key(),
+            everywhere: *scope == Scope::Everywhere,
+            location_ids: match scope {
+                Scope::Everywhere => Vec::new(),
+                Scope::Locations(ls) => ls.iter().map(|l| ids::encode("Location", *l)).collect(),
+            },
+        })
+        .collect();
+    permissions.sort_by(|a, b| a.permission.cmp(&b.permission));
+    EffectiveAccess {
+        roles: a
+            .holdings
+            .iter()
+            .map(|h| RoleHolding {
+                role: h.role.clone(),
+                location_id: location(&h.domain),
+            })
+            .collect(),
+        permissions,
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AccessExplanation {
+    pub allowed: bool,
+    /// In words: which role grants it and where, or what is missing.
+    pub reason: String,
+    pub granted_by: Vec<RoleHolding>,
+}
+
+#[derive(InputObject)]
+pub struct CreateRoleInput {
+    pub name: String,
+    #[graphql(validator(max_length = 2000))]
+    pub description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateRoleInput {
+    pub id: ID,
+    pub version: i32,
+    pub name: Option<String>,
+    #[graphql(validator(max_length = 2000))]
+    pub description: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteRoleInput {
+    pub id: ID,
+    pub version: i32,
+}
+
+#[derive(InputObject)]
+pub struct RolePermissionsInput {
+    pub role_id: ID,
+    /// Keys from the catalog, e.g. `customer:read`.
+    #[graphql(validator(max_items = 100))]
+    pub permissions: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct RoleAssignmentInput {
+    pub user_id: ID,
+    pub role_id: ID,
+    /// The location where the user holds the role; leave out for every location.
+    pub location_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct RolePayload {
+    pub role: Option<Role>,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct RoleAssignmentPayload {
+    pub user: Option<User>,
+    pub errors: Vec<UserError>,
+}
+
+fn role_payload(r: AppResult<entity::roles::Model>) -> Result<RolePayload> {
+    let (role, errors) = split(r)?;
+    Ok(RolePayload {
+        role: role.map(|model| Role { model }),
+        errors,
+    })
+}
+
+fn perms(raw: &[String]) -> AppResult<Vec<Perm>> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            k.split_once(':')
+                .and_then(|(r, a)| Perm::from_parts(r, a))
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        &format!("permissions.{i}"),
+                        "unknown_permission",
+                        format!("`{k}` is not in the catalog"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn role_id(id: &ID, field: &str) -> AppResult<uuid::Uuid> {
+    ids::decode_as("Role", id, field)
+}
+
+#[Object]
+impl AccessQuery {
+    /// Every permission the API checks, grouped by resource, for the owner's role editor.
+    #[graphql(guard = "Require::signed_in()")]
+    async fn permissions(&self) -> Vec<PermissionGroup> {
+        let mut groups: Vec<PermissionGroup> = Vec::new();
+        for i in CATALOG {
+            match groups.iter_mut().find(|g| g.resource == i.resource) {
+                Some(g) => g.permissions.push(permission(i.perm)),
+                None => groups.push(PermissionGroup {
+                    resource: i.resource.to_owned(),
+                    permissions: vec![permission(i.perm)],
+                }),
+            }
+        }
+        groups
+    }
+
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
+        Ok(roles::list(&state(ctx).db)
+            .await?
+            .into_iter()
+            .map(|model| Role { model })
+            .collect())
+    }
+
+    /// What the signed-in caller may do, and where: the SPA shows only what this allows.
+    #[graphql(guard = "Require::signed_in()")]
+    async fn my_access(&self, ctx: &Context<'_>) -> EffectiveAccess {
+        effective(access(ctx))
+    }
+
+    /// A user's roles and the permissions they add up to.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn user_access(&self, ctx: &Context<'_>, user_id: ID) -> Result<EffectiveAccess> {
+        let id = ids::decode_as("User", &user_id, "userId")?;
+        let s = state(ctx);
+        let holdings = s.policy.holdings(&id.to_string()).await;
+        Ok(effective(&s.policy.access_for_holdings(Some(id), holdings).await))
+    }
+
+    /// Whether a user may use a permission (on a record, when given) and why: the role and location that grant
+    /// it, or what is missing.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn explain_access(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        permission: String,
+        record_id: Option<ID>,
+    ) -> Result<AccessExplanation> {
+        let s = state(ctx);
+        let user = ids::decode_as("User", &user_id, "userId")?;
+        let perm = perms(std::slice::from_ref(&permission))?[0];
+        let location = match &record_id {
+            Some(id) => {
+                let (kind, key) = ids::decode(id, "recordId")?;
+                Some(roles::record_location(&s.db, &kind, key).await?)
+            }
+            None => None,
+        };
+        let e = roles::explain(&s.db, &s.policy, user, perm, location).await?;
+        Ok(AccessExplanation {
+            allowed: e.allowed,
+            reason: e.reason,
+            granted_by: e
+                .granted_by
+                .into_iter()
+                .map(|(role, d)| RoleHolding {
+                    role,
+                    location_id: (d != EVERYWHERE)
+                        .then(|| d.parse().ok().map(|u| ids::encode("Location", u)))
+                        .flatten(),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[Object]
+impl AccessMutation {
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn create_role(&self, ctx: &Context<'_>, input: CreateRoleInput) -> Result<RolePayload> {
+        let s = state(ctx);
+        let r = async {
+            let name = NonEmpty::parse("name", &input.name).map_err(|e| AppError::parse("name", e))?;
+            roles::create(&s.db, &s.policy, &caller(ctx), name, input.description).await
+        };
+        role_payload(r.await)
+    }
+
+    /// Renames or describes a role.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn update_role(&self, ctx: &Context<'_>, input: UpdateRoleInput) -> Result<RolePayload> {
+        let s = state(ctx);
+        let r = async {
+            let id = role_id(&input.id, "id")?;
+            let name = input
+                .name
+                .as_deref()
+                .map(|n| NonEmpty::parse("name", n).map_err(|e| AppError::parse("name", e)))
+                .transpose()?;
+            roles::update(&s.db, &caller(ctx), id, input.version, name, input.description.map(Some)).await
+        };
+        role_payload(r.await)
+    }
+
+    /// Deletes a role nobody holds.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn delete_role(&self, ctx: &Context<'_>, input: DeleteRoleInput) -> Result<RolePayload> {
+        let s = state(ctx);
+        let r = async {
+            let id = role_id(&input.id, "id")?;
+            roles::delete(&s.db, &s.policy, &caller(ctx), id, input.version).await
+        };
+        role_payload(r.await)
+    }
+
+    /// Adds permissions to a role; you can only grant what you hold everywhere.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn grant_permissions(&self, ctx: &Context<'_>, input: RolePermissionsInput) -> Result<RolePayload> {
+        let s = state(ctx);
+        let r = async {
+            let id = role_id(&input.role_id, "roleId")?;
+            let p = perms(&input.permissions)?;
+            roles::set_grants(&s.db, &s.policy, &caller(ctx), access(ctx), id, &p, true).await
+        };
+        role_payload(r.await)
+    }
+
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn revoke_permissions(&self, ctx: &Context<'_>, input: RolePermissionsInput) -> Result<RolePayload> {
+        let s = state(ctx);
+        let r = async {
+            let id = role_id(&input.role_id, "roleId")?;
+            let p = perms(&input.permissions)?;
+            roles::set_grants(&s.db, &s.policy, &caller(ctx), access(ctx), id, &p, false).await
+        };
+        role_payload(r.await)
+    }
+
+    /// Gives a user a role at one location or everywhere; you can only hand out what you hold there.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn assign_role(&self, ctx: &Context<'_>, input: RoleAssignmentInput) -> Result<RoleAssignmentPayload> {
+        assignment(ctx, input, true).await
+    }
+
+    /// Takes a role away; the last owner keeps theirs.
+    #[graphql(guard = "Require::perm(Perm::RoleManage)")]
+    async fn unassign_role(&self, ctx: &Context<'_>, input: RoleAssignmentInput) -> Result<RoleAssignmentPayload> {
+        assignment(ctx, input, false).await
+    }
+}
+
+async fn assignment(ctx: &Context<'_>, input: RoleAssignmentInput, assign: bool) -> Result<RoleAssignmentPayload> {
+    let s = state(ctx);
+    let r = async {
+        let user = ids::decode_as("User", &input.user_id, "userId")?;
+        let role = role_id(&input.role_id, "roleId")?;
+        let location = input
+            .location_id
+            .as_ref()
+            .map(|l| ids::decode_as("Location", l, "locationId"))
+            .transpose()?;
+        roles::set_assignment(&s.db, &s.policy, &caller(ctx), access(ctx), user, role, location, assign).await
+    };
+    let (user, errors) = split(r.await)?;
+    Ok(RoleAssignmentPayload {
+        user: user.map(User),
+        errors,
+    })
+}

@@ -1,0 +1,226 @@
+//! Row scope: which records the caller may see, wherever a record is reached (a list, `node`, a relation).
+//! A record outside the caller's locations, or not assigned to them where they see only their own, looks
+//! exactly like a missing one.
+
+use async_graphql::Context;
+use entity::{
+    customers, files, invoice_lines, invoices, locations, payments, users, vehicles,
+    work_order_lines, work_order_mechanics, work_order_status_changes, work_orders,
+};
+use uuid::Uuid;
+
+use super::loaders::{ById, ChildrenOf, MechanicsOfWorkOrder, via};
+use super::loaders_for;
+use crate::auth::catalog::Perm;
+use crate::auth::guard::access;
+use crate::auth::policy::{Access, Scope};
+use crate::db::queries::Within;
+use crate::error::AppResult;
+
+/// The locations where `access` holds `p`, for list queries.
+pub fn within(access: &Access, p: Perm) -> Within {
+    match access.scope(p) {
+        None => Within::Nowhere,
+        Some(Scope::Everywhere) => Within::Everywhere,
+        Some(Scope::Locations(ls)) => Within::Locations(ls.iter().copied().collect()),
+    }
+}
+
+/// A record the caller may or may not see.
+pub trait Scoped: Sized {
+    /// Reached on its own: by id, through `node`, or as the parent of something.
+    fn visible(&self, ctx: &Context<'_>) -> impl Future<Output = AppResult<bool>> + Send;
+
+    /// Reached as a child of a record the caller already sees; by default the same check.
+    fn visible_as_child(&self, ctx: &Context<'_>) -> impl Future<Output = AppResult<bool>> + Send {
+        self.visible(ctx)
+    }
+}
+
+async fn raw<E, V>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
+where
+    E: sea_orm::EntityTrait + Send + Sync,
+    E::Model: Clone + Send + Sync,
+    V: Send + Sync + 'static,
+{
+    Ok(loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?)
+}
+
+/// Whether the caller is assigned to the work order (for roles that see only their own).
+async fn assigned(ctx: &Context<'_>, work_order: Uuid) -> AppResult<bool> {
+    let Some(me) = access(ctx).user_id else {
+        return Ok(false);
+    };
+    let mechanics = loaders_for(ctx)?
+        .load_one(ChildrenOf::<MechanicsOfWorkOrder>::new(work_order))
+        .await?
+        .unwrap_or_default();
+    Ok(mechanics.iter().any(|m| m.user_id == me))
+}
+
+pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> AppResult<bool> {
+    let a = access(ctx);
+    if a.can_at(Perm::WorkOrderRead, Some(wo.location_id)) {
+        return Ok(true);
+    }
+    Ok(a.can_at(Perm::WorkOrderReadAssigned, Some(wo.location_id)) && assigned(ctx, wo.id).await?)
+}
+
+async fn invoice_by_id_visible(ctx: &Context<'_>, id: Uuid) -> AppResult<bool> {
+    Ok(raw::<invoices::Entity, via::Node>(ctx, id)
+        .await?
+        .is_some_and(|i| access(ctx).can_at(Perm::InvoiceRead, Some(i.location_id))))
+}
+
+async fn work_order_by_id_visible(ctx: &Context<'_>, id: Uuid) -> AppResult<bool> {
+    match raw::<work_orders::Entity, via::Node>(ctx, id).await? {
+        Some(wo) => work_order_visible(ctx, &wo).await,
+        None => Ok(false),
+    }
+}
+
+async fn customer_by_id_visible(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<bool> {
+    Ok(raw::<customers::Entity, via::VehicleCustomer>(ctx, id)
+        .await?
+        .is_some_and(|c| access(ctx).can_at(p, c.home_location_id)))
+}
+
+impl Scoped for locations::Model {
+    async fn visible(&self, _: &Context<'_>) -> AppResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Scoped for users::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        let a = access(ctx);
+        Ok(a.can(Perm::UserRead) || a.user_id == Some(self.id))
+    }
+}
+
+impl Scoped for customers::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(access(ctx).can_at(Perm::CustomerRead, self.home_location_id))
+    }
+}
+
+impl Scoped for vehicles::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        let a = access(ctx);
+        if a.everywhere(Perm::VehicleRead) {
+            return Ok(true);
+        }
+        Ok(a.can(Perm::VehicleRead) && customer_by_id_visible(ctx, self.customer_id, Perm::VehicleRead).await?)
+    }
+}
+
+impl Scoped for work_orders::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        work_order_visible(ctx, self).await
+    }
+}
+
+impl Scoped for work_order_lines::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        work_order_by_id_visible(ctx, self.work_order_id).await
+    }
+
+    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Scoped for work_order_mechanics::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        work_order_by_id_visible(ctx, self.work_order_id).await
+    }
+
+    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Scoped for work_order_status_changes::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        work_order_by_id_visible(ctx, self.work_order_id).await
+    }
+
+    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Scoped for invoices::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(access(ctx).can_at(Perm::InvoiceRead, Some(self.location_id)))
+    }
+}
+
+impl Scoped for invoice_lines::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        invoice_by_id_visible(ctx, self.invoice_id).await
+    }
+
+    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Scoped for payments::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(access(ctx).can(Perm::PaymentRead) && invoice_by_id_visible(ctx, self.invoice_id).await?)
+    }
+
+    async fn visible_as_child(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(access(ctx).can(Perm::PaymentRead))
+    }
+}
+
+impl Scoped for files::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        if !access(ctx).can(Perm::FileRead) {
+            return Ok(false);
+        }
+        let id = self.parent_id;
+        match self.parent_type.as_str() {
+            "customer" => customer_by_id_visible(ctx, id, Perm::CustomerRead).await,
+            "vehicle" => match raw::<vehicles::Entity, via::Node>(ctx, id).await? {
+                Some(v) => v.visible(ctx).await,
+                None => Ok(false),
+            },
+            "work_order" => work_order_by_id_visible(ctx, id).await,
+            "invoice" => invoice_by_id_visible(ctx, id).await,
+            _ => Ok(false),
+        }
+    }
+
+    async fn visible_as_child(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(access(ctx).can(Perm::FileRead))
+    }
+}
+
+/// Before a write: the caller may apply `p` to this customer (live or deleted) in its home location. A customer
+/// outside their reach is `not_found`, exactly like a missing one.
+pub async fn authorise_customer(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<()> {
+    match raw::<customers::Entity, via::Node>(ctx, id).await? {
+        Some(c) if access(ctx).can_at(p, c.home_location_id) => Ok(()),
+        _ => Err(crate::error::AppError::NotFound),
+    }
+}
+
+/// Before a write: the caller may apply `p` to this vehicle, through its owner's home location.
+pub async fn authorise_vehicle(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<()> {
+    match raw::<vehicles::Entity, via::Node>(ctx, id).await? {
+        Some(v) => authorise_customer(ctx, v.customer_id, p).await,
+        None => Err(crate::error::AppError::NotFound),
+    }
+}
+
+/// Before a write that places a record in `location`: the caller holds `p` there.
+pub fn authorise_location(ctx: &Context<'_>, p: Perm, location: Option<Uuid>) -> AppResult<()> {
+    if access(ctx).can_at(p, location) {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden)
+    }
+}
