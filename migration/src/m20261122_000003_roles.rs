@@ -23,8 +23,12 @@ impl MigrationTrait for Migration {
             .col(boolean("built_in", false))
             .col(version());
         manager.create_table(t).await?;
-        manager.create_index(unique("roles", "key", &["key"])).await?;
-        manager.create_index(unique("roles", "name", &["name"])).await?;
+        manager
+            .create_index(unique("roles", "key", &["key"]))
+            .await?;
+        manager
+            .create_index(unique("roles", "name", &["name"]))
+            .await?;
         Ok(())
     }
 

@@ -109,39 +109,64 @@ mod built_in {
     pub const OWNER: &str = "owner";
 
     pub const BUILT_IN_ROLES: &[BuiltInRole] = &[
-    BuiltInRole {
-        key: OWNER,
-        name: "Owner",
-        description: "Everything, everywhere. The shop always keeps at least one.",
-        grants: &[],
-    },
-    BuiltInRole {
-        key: "service_advisor",
-        name: "Service advisor",
-        description: "Takes cars in, talks to customers, builds estimates.",
-        grants: &[
-            CustomerRead, CustomerReadContact, CustomerCreate, CustomerUpdate, CustomerDelete,
-            VehicleRead, VehicleCreate, VehicleUpdate, VehicleDelete,
-            WorkOrderRead, WorkOrderReadPrices, InvoiceRead, PaymentRead, FileRead, UserRead,
-        ],
-    },
-    BuiltInRole {
-        key: "mechanic",
-        name: "Mechanic",
-        description: "Works on the orders assigned to them; sees no money.",
-        grants: &[CustomerRead, VehicleRead, VehicleUpdate, WorkOrderReadAssigned, FileRead, UserRead],
-    },
-    BuiltInRole {
-        key: "cashier",
-        name: "Cashier",
-        description: "Invoices and payments.",
-        grants: &[
-            CustomerRead, CustomerReadContact, VehicleRead, WorkOrderRead, WorkOrderReadPrices,
-            InvoiceRead, PaymentRead, FileRead, UserRead,
-        ],
-    },
-];
-
+        BuiltInRole {
+            key: OWNER,
+            name: "Owner",
+            description: "Everything, everywhere. The shop always keeps at least one.",
+            grants: &[],
+        },
+        BuiltInRole {
+            key: "service_advisor",
+            name: "Service advisor",
+            description: "Takes cars in, talks to customers, builds estimates.",
+            grants: &[
+                CustomerRead,
+                CustomerReadContact,
+                CustomerCreate,
+                CustomerUpdate,
+                CustomerDelete,
+                VehicleRead,
+                VehicleCreate,
+                VehicleUpdate,
+                VehicleDelete,
+                WorkOrderRead,
+                WorkOrderReadPrices,
+                InvoiceRead,
+                PaymentRead,
+                FileRead,
+                UserRead,
+            ],
+        },
+        BuiltInRole {
+            key: "mechanic",
+            name: "Mechanic",
+            description: "Works on the orders assigned to them; sees no money.",
+            grants: &[
+                CustomerRead,
+                VehicleRead,
+                VehicleUpdate,
+                WorkOrderReadAssigned,
+                FileRead,
+                UserRead,
+            ],
+        },
+        BuiltInRole {
+            key: "cashier",
+            name: "Cashier",
+            description: "Invoices and payments.",
+            grants: &[
+                CustomerRead,
+                CustomerReadContact,
+                VehicleRead,
+                WorkOrderRead,
+                WorkOrderReadPrices,
+                InvoiceRead,
+                PaymentRead,
+                FileRead,
+                UserRead,
+            ],
+        },
+    ];
 }
 
 #[cfg(test)]
@@ -150,17 +175,20 @@ mod tests {
 
     #[test]
     fn every_permission_is_in_the_catalog_once_with_a_snake_case_key() {
-        let all = [
-            CustomerRead, CustomerReadContact, CustomerCreate, CustomerUpdate, CustomerDelete, VehicleRead,
-            VehicleCreate, VehicleUpdate, VehicleDelete, WorkOrderRead, WorkOrderReadAssigned,
-            WorkOrderReadPrices, InvoiceRead, PaymentRead, FileRead, UserRead, UserManage, RoleManage,
-            ApiKeyManage,
-        ];
+        // Every variant of the enum, as the GraphQL type lists them.
+        let all: Vec<Perm> = <Perm as async_graphql::resolver_utils::EnumType>::items()
+            .iter()
+            .map(|i| i.value)
+            .collect();
         assert_eq!(CATALOG.len(), all.len());
         for p in all {
             assert_eq!(CATALOG.iter().filter(|i| i.perm == p).count(), 1, "{p:?}");
             let key = p.key();
-            assert!(key.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == ':'), "{key}");
+            assert!(
+                key.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == ':'),
+                "{key}"
+            );
             let (r, a) = key.split_once(':').expect("resource:action");
             assert_eq!(Perm::from_parts(r, a), Some(p));
         }

@@ -83,10 +83,9 @@ fn values(r: &casbin_rule::Model) -> Vec<String> {
 
 fn matches(r: &casbin_rule::Model, field_index: usize, field_values: &[String]) -> bool {
     let all = [&r.v0, &r.v1, &r.v2, &r.v3, &r.v4, &r.v5];
-    field_values
-        .iter()
-        .enumerate()
-        .all(|(i, want)| want.is_empty() || all.get(field_index + i).is_some_and(|have| *have == want))
+    field_values.iter().enumerate().all(|(i, want)| {
+        want.is_empty() || all.get(field_index + i).is_some_and(|have| *have == want)
+    })
 }
 
 impl SeaOrmAdapter {
@@ -97,7 +96,11 @@ impl SeaOrmAdapter {
             .map_err(adapter_error)
     }
 
-    async fn delete(&self, ptype: &str, keep: impl Fn(&casbin_rule::Model) -> bool) -> casbin::Result<bool> {
+    async fn delete(
+        &self,
+        ptype: &str,
+        keep: impl Fn(&casbin_rule::Model) -> bool,
+    ) -> casbin::Result<bool> {
         let doomed: Vec<i32> = self
             .rules()
             .await?
@@ -127,7 +130,11 @@ impl Adapter for SeaOrmAdapter {
         Ok(())
     }
 
-    async fn load_filtered_policy<'a>(&mut self, m: &mut dyn Model, f: Filter<'a>) -> casbin::Result<()> {
+    async fn load_filtered_policy<'a>(
+        &mut self,
+        m: &mut dyn Model,
+        f: Filter<'a>,
+    ) -> casbin::Result<()> {
         for r in self.rules().await? {
             let sec = r.ptype.chars().next().map(String::from).unwrap_or_default();
             let filter: Vec<String> = match sec.as_str() {
@@ -144,10 +151,15 @@ impl Adapter for SeaOrmAdapter {
     async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
         self.clear_policy().await?;
         for sec in ["p", "g"] {
-            let Some(map) = m.get_model().get(sec) else { continue };
+            let Some(map) = m.get_model().get(sec) else {
+                continue;
+            };
             for (ptype, assertion) in map {
                 for rule in assertion.get_policy() {
-                    row(ptype, rule).insert(&self.conn).await.map_err(adapter_error)?;
+                    row(ptype, rule)
+                        .insert(&self.conn)
+                        .await
+                        .map_err(adapter_error)?;
                 }
             }
         }
@@ -166,23 +178,46 @@ impl Adapter for SeaOrmAdapter {
         false
     }
 
-    async fn add_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
-        row(ptype, &rule).insert(&self.conn).await.map_err(adapter_error)?;
+    async fn add_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
+        row(ptype, &rule)
+            .insert(&self.conn)
+            .await
+            .map_err(adapter_error)?;
         Ok(true)
     }
 
-    async fn add_policies(&mut self, sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn add_policies(
+        &mut self,
+        sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         for rule in rules {
             self.add_policy(sec, ptype, rule).await?;
         }
         Ok(true)
     }
 
-    async fn remove_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+    async fn remove_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
         self.delete(ptype, |r| values(r) != rule).await
     }
 
-    async fn remove_policies(&mut self, _sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn remove_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         self.delete(ptype, |r| !rules.contains(&values(r))).await
     }
 
@@ -193,7 +228,8 @@ impl Adapter for SeaOrmAdapter {
         field_index: usize,
         field_values: Vec<String>,
     ) -> casbin::Result<bool> {
-        self.delete(ptype, |r| !matches(r, field_index, &field_values)).await
+        self.delete(ptype, |r| !matches(r, field_index, &field_values))
+            .await
     }
 }
 
@@ -264,8 +300,13 @@ fn add(grants: &mut HashMap<Perm, Scope>, perm: Perm, domain: &str) {
         grants.insert(perm, Scope::Everywhere);
         return;
     }
-    let Ok(location) = domain.parse::<Uuid>() else { return };
-    match grants.entry(perm).or_insert_with(|| Scope::Locations(BTreeSet::new())) {
+    let Ok(location) = domain.parse::<Uuid>() else {
+        return;
+    };
+    match grants
+        .entry(perm)
+        .or_insert_with(|| Scope::Locations(BTreeSet::new()))
+    {
         Scope::Everywhere => {}
         Scope::Locations(set) => {
             set.insert(location);
@@ -274,7 +315,10 @@ fn add(grants: &mut HashMap<Perm, Scope>, perm: Perm, domain: &str) {
 }
 
 impl Policy {
-    pub async fn load(conn: DatabaseConnection, redis: Option<(redis::aio::ConnectionManager, String)>) -> anyhow::Result<Self> {
+    pub async fn load(
+        conn: DatabaseConnection,
+        redis: Option<(redis::aio::ConnectionManager, String)>,
+    ) -> anyhow::Result<Self> {
         let model = DefaultModel::from_str(MODEL).await?;
         let mut enforcer = Enforcer::new(model, SeaOrmAdapter::new(conn)).await?;
         // Rules are written by the services, inside their audited transactions; casbin only reads them.
@@ -351,7 +395,11 @@ impl Policy {
         self.enforcer.read().await.get_grouping_policy()
     }
 
-    pub async fn access_for_holdings(&self, user_id: Option<Uuid>, holdings: Vec<Holding>) -> Access {
+    pub async fn access_for_holdings(
+        &self,
+        user_id: Option<Uuid>,
+        holdings: Vec<Holding>,
+    ) -> Access {
         let e = self.enforcer.read().await;
         let mut grants = HashMap::new();
         for h in &holdings {
@@ -402,7 +450,10 @@ pub fn watch(policy: Arc<Policy>, client: redis::Client, channel: String) {
                         let mut messages = pubsub.on_message();
                         while messages.next().await.is_some() {
                             if let Err(e) = policy.reload().await {
-                                tracing::error!(error = format!("{e:#}"), "reloading the access policy");
+                                tracing::error!(
+                                    error = format!("{e:#}"),
+                                    "reloading the access policy"
+                                );
                             }
                         }
                     }

@@ -1,8 +1,8 @@
 //! The filtered list queries behind each connection, and the sort orders each list offers.
 
 use entity::{
-    api_keys, customers, files, invoices, locations, payments, users, vehicles, work_order_mechanics,
-    work_orders,
+    api_keys, customers, files, invoices, locations, payments, users, vehicles,
+    work_order_mechanics, work_orders,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, Select};

@@ -259,7 +259,9 @@ impl AccessQuery {
         let id = ids::decode_as("User", &user_id, "userId")?;
         let s = state(ctx);
         let holdings = s.policy.holdings(&id.to_string()).await;
-        Ok(effective(&s.policy.access_for_holdings(Some(id), holdings).await))
+        Ok(effective(
+            &s.policy.access_for_holdings(Some(id), holdings).await,
+        ))
     }
 
     /// Whether a user may use a permission (on a record, when given) and why: the role and location that grant
@@ -306,7 +308,8 @@ impl AccessMutation {
     async fn create_role(&self, ctx: &Context<'_>, input: CreateRoleInput) -> Result<RolePayload> {
         let s = state(ctx);
         let r = async {
-            let name = NonEmpty::parse("name", &input.name).map_err(|e| AppError::parse("name", e))?;
+            let name =
+                NonEmpty::parse("name", &input.name).map_err(|e| AppError::parse("name", e))?;
             roles::create(&s.db, &s.policy, &caller(ctx), name, input.description).await
         };
         role_payload(r.await)
@@ -323,7 +326,15 @@ impl AccessMutation {
                 .as_deref()
                 .map(|n| NonEmpty::parse("name", n).map_err(|e| AppError::parse("name", e)))
                 .transpose()?;
-            roles::update(&s.db, &caller(ctx), id, input.version, name, input.description.map(Some)).await
+            roles::update(
+                &s.db,
+                &caller(ctx),
+                id,
+                input.version,
+                name,
+                input.description.map(Some),
+            )
+            .await
         };
         role_payload(r.await)
     }
@@ -341,7 +352,11 @@ impl AccessMutation {
 
     /// Adds permissions to a role; you can only grant what you hold everywhere.
     #[graphql(guard = "Require::perm(Perm::RoleManage)")]
-    async fn grant_permissions(&self, ctx: &Context<'_>, input: RolePermissionsInput) -> Result<RolePayload> {
+    async fn grant_permissions(
+        &self,
+        ctx: &Context<'_>,
+        input: RolePermissionsInput,
+    ) -> Result<RolePayload> {
         let s = state(ctx);
         let r = async {
             let id = role_id(&input.role_id, "roleId")?;
@@ -352,7 +367,11 @@ impl AccessMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::RoleManage)")]
-    async fn revoke_permissions(&self, ctx: &Context<'_>, input: RolePermissionsInput) -> Result<RolePayload> {
+    async fn revoke_permissions(
+        &self,
+        ctx: &Context<'_>,
+        input: RolePermissionsInput,
+    ) -> Result<RolePayload> {
         let s = state(ctx);
         let r = async {
             let id = role_id(&input.role_id, "roleId")?;
@@ -364,18 +383,30 @@ impl AccessMutation {
 
     /// Gives a user a role at one location or everywhere; you can only hand out what you hold there.
     #[graphql(guard = "Require::perm(Perm::RoleManage)")]
-    async fn assign_role(&self, ctx: &Context<'_>, input: RoleAssignmentInput) -> Result<RoleAssignmentPayload> {
+    async fn assign_role(
+        &self,
+        ctx: &Context<'_>,
+        input: RoleAssignmentInput,
+    ) -> Result<RoleAssignmentPayload> {
         assignment(ctx, input, true).await
     }
 
     /// Takes a role away; the last owner keeps theirs.
     #[graphql(guard = "Require::perm(Perm::RoleManage)")]
-    async fn unassign_role(&self, ctx: &Context<'_>, input: RoleAssignmentInput) -> Result<RoleAssignmentPayload> {
+    async fn unassign_role(
+        &self,
+        ctx: &Context<'_>,
+        input: RoleAssignmentInput,
+    ) -> Result<RoleAssignmentPayload> {
         assignment(ctx, input, false).await
     }
 }
 
-async fn assignment(ctx: &Context<'_>, input: RoleAssignmentInput, assign: bool) -> Result<RoleAssignmentPayload> {
+async fn assignment(
+    ctx: &Context<'_>,
+    input: RoleAssignmentInput,
+    assign: bool,
+) -> Result<RoleAssignmentPayload> {
     let s = state(ctx);
     let r = async {
         let user = ids::decode_as("User", &input.user_id, "userId")?;
@@ -385,7 +416,17 @@ async fn assignment(ctx: &Context<'_>, input: RoleAssignmentInput, assign: bool)
             .as_ref()
             .map(|l| ids::decode_as("Location", l, "locationId"))
             .transpose()?;
-        roles::set_assignment(&s.db, &s.policy, &caller(ctx), access(ctx), user, role, location, assign).await
+        roles::set_assignment(
+            &s.db,
+            &s.policy,
+            &caller(ctx),
+            access(ctx),
+            user,
+            role,
+            location,
+            assign,
+        )
+        .await
     };
     let (user, errors) = split(r.await)?;
     Ok(RoleAssignmentPayload {

@@ -5,10 +5,10 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use super::caller;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::Require;
-use crate::schema::scope::{authorise_customer, authorise_location};
 use crate::domain::{CustomerKind, Email, NonEmpty, ParseError, Phone};
 use crate::error::{AppError, AppResult};
 use crate::schema::payload::{UserError, split};
+use crate::schema::scope::{authorise_customer, authorise_location};
 use crate::schema::types::Customer;
 use crate::schema::{ids, state};
 use crate::services::customers::{self, CustomerChanges, NewCustomer};

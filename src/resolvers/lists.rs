@@ -5,17 +5,17 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
+use crate::auth::catalog::Perm;
+use crate::auth::guard::{Require, access};
 use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, SortBy};
 use crate::domain::{InvoiceStatus, WorkOrderStatus};
 use crate::schema::connection::{Conn, connection};
-use crate::schema::types::*;
-use crate::auth::catalog::Perm;
-use crate::auth::guard::{Require, access};
 use crate::schema::scope::within;
+use crate::schema::types::*;
 use crate::schema::{ids, state};
-use sea_orm::QueryFilter;
 use crate::services::reads;
+use sea_orm::QueryFilter;
 
 #[derive(Default)]
 pub struct ListQuery;
@@ -123,7 +123,10 @@ pub struct InvoiceFilter {
 
 #[Object]
 impl ListQuery {
-    #[graphql(guard = "Require::perm(Perm::CustomerRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::perm(Perm::CustomerRead)",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -166,7 +169,10 @@ impl ListQuery {
         Ok(conn)
     }
 
-    #[graphql(guard = "Require::perm(Perm::VehicleRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::perm(Perm::VehicleRead)",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn vehicles(
         &self,
         ctx: &Context<'_>,
@@ -204,7 +210,10 @@ impl ListQuery {
         .await
     }
 
-    #[graphql(guard = "Require::either(Perm::WorkOrderRead, Perm::WorkOrderReadAssigned)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::either(Perm::WorkOrderRead, Perm::WorkOrderReadAssigned)",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn work_orders(
         &self,
         ctx: &Context<'_>,
@@ -240,7 +249,10 @@ impl ListQuery {
         Ok(conn)
     }
 
-    #[graphql(guard = "Require::perm(Perm::InvoiceRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::perm(Perm::InvoiceRead)",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -276,7 +288,10 @@ impl ListQuery {
     }
 
     /// Payments and refunds, newest first.
-    #[graphql(guard = "Require::perm(Perm::PaymentRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::perm(Perm::PaymentRead)",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn payments(
         &self,
         ctx: &Context<'_>,
@@ -303,7 +318,10 @@ impl ListQuery {
     }
 
     /// File metadata, newest first.
-    #[graphql(guard = "Require::perm(Perm::FileRead)", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::perm(Perm::FileRead)",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn files(
         &self,
         ctx: &Context<'_>,
@@ -343,7 +361,10 @@ impl ListQuery {
         .await
     }
 
-    #[graphql(guard = "Require::signed_in()", complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::signed_in()",
+        complexity = "first.or(last).unwrap_or(20).max(0) as usize * child_complexity + 1"
+    )]
     async fn locations(
         &self,
         ctx: &Context<'_>,

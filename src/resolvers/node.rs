@@ -95,7 +95,10 @@ impl NodeQuery {
     }
 
     /// Several objects by id, in the order asked; null where one is missing.
-    #[graphql(guard = "Require::signed_in()", complexity = "ids.len() * child_complexity + 1")]
+    #[graphql(
+        guard = "Require::signed_in()",
+        complexity = "ids.len() * child_complexity + 1"
+    )]
     async fn nodes(
         &self,
         ctx: &Context<'_>,

@@ -3,13 +3,13 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::caller;
+use super::customers::RecordVersionInput;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::Require;
-use crate::schema::scope::{authorise_customer, authorise_vehicle};
-use super::customers::RecordVersionInput;
 use crate::domain::{PlateNumber, Vin};
 use crate::error::{AppError, AppResult};
 use crate::schema::payload::{UserError, split};
+use crate::schema::scope::{authorise_customer, authorise_vehicle};
 use crate::schema::types::Vehicle;
 use crate::schema::{ids, state};
 use crate::services::vehicles::{self, NewVehicle, VehicleChanges};
@@ -174,7 +174,9 @@ impl VehicleMutation {
             if let Some(owner) = ch.customer_id {
                 authorise_customer(ctx, owner, Perm::VehicleUpdate)
                     .await
-                    .map_err(|_| AppError::invalid("customerId", "not_found", "no such customer"))?;
+                    .map_err(|_| {
+                        AppError::invalid("customerId", "not_found", "no such customer")
+                    })?;
             }
             vehicles::update(&state(ctx).db, &caller(ctx), id, version, ch).await
         };

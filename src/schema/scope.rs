@@ -110,7 +110,8 @@ impl Scoped for vehicles::Model {
         if a.everywhere(Perm::VehicleRead) {
             return Ok(true);
         }
-        Ok(a.can(Perm::VehicleRead) && customer_by_id_visible(ctx, self.customer_id, Perm::VehicleRead).await?)
+        Ok(a.can(Perm::VehicleRead)
+            && customer_by_id_visible(ctx, self.customer_id, Perm::VehicleRead).await?)
     }
 }
 
@@ -168,7 +169,8 @@ impl Scoped for invoice_lines::Model {
 
 impl Scoped for payments::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(access(ctx).can(Perm::PaymentRead) && invoice_by_id_visible(ctx, self.invoice_id).await?)
+        Ok(access(ctx).can(Perm::PaymentRead)
+            && invoice_by_id_visible(ctx, self.invoice_id).await?)
     }
 
     async fn visible_as_child(&self, ctx: &Context<'_>) -> AppResult<bool> {

@@ -9,11 +9,11 @@ use entity::{
 
 use super::loaders::*;
 use super::{children, corrupt, ids, load, newest, prime};
+use crate::auth::catalog::Perm;
 use crate::domain::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate,
     UserStatus, WorkOrderStatus,
 };
-use crate::auth::catalog::Perm;
 use crate::error::AppError;
 use crate::schema::scope::authorise_location;
 

@@ -28,7 +28,10 @@ pub async fn create(
     access: &Access,
     new: NewApiKey,
 ) -> AppResult<(api_keys::Model, String)> {
-    if super::roles::find_by_key(&db.conn, &new.role).await?.is_none() {
+    if super::roles::find_by_key(&db.conn, &new.role)
+        .await?
+        .is_none()
+    {
         return Err(AppError::invalid(
             "role",
             "unknown_role",
@@ -40,7 +43,10 @@ pub async fn create(
             return Err(AppError::invalid(
                 "role",
                 "escalation",
-                format!("the key would hold `{}`, which you do not hold everywhere", p.key()),
+                format!(
+                    "the key would hold `{}`, which you do not hold everywhere",
+                    p.key()
+                ),
             ));
         }
     }

@@ -105,7 +105,10 @@ pub async fn list(db: &Db) -> AppResult<Vec<roles::Model>> {
         .await?)
 }
 
-pub async fn find_by_key<C: ConnectionTrait>(conn: &C, key: &str) -> AppResult<Option<roles::Model>> {
+pub async fn find_by_key<C: ConnectionTrait>(
+    conn: &C,
+    key: &str,
+) -> AppResult<Option<roles::Model>> {
     Ok(roles::Entity::find()
         .filter(roles::Column::Key.eq(key))
         .one(conn)
@@ -131,12 +134,21 @@ fn no_escalation(access: &Access, p: Perm, domain: &str) -> AppResult<()> {
         Err(AppError::invalid(
             "",
             "escalation",
-            format!("you cannot hand out `{}`: you do not hold it there yourself", p.key()),
+            format!(
+                "you cannot hand out `{}`: you do not hold it there yourself",
+                p.key()
+            ),
         ))
     }
 }
 
-pub async fn create(db: &Db, policy: &Policy, caller: &Caller, name: NonEmpty, description: Option<String>) -> AppResult<roles::Model> {
+pub async fn create(
+    db: &Db,
+    policy: &Policy,
+    caller: &Caller,
+    name: NonEmpty,
+    description: Option<String>,
+) -> AppResult<roles::Model> {
     let tx = db.write_tx().await?;
     let now = Utc::now();
     let id = Uuid::now_v7();
@@ -158,7 +170,14 @@ pub async fn create(db: &Db, policy: &Policy, caller: &Caller, name: NonEmpty, d
     Ok(role)
 }
 
-pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, name: Option<NonEmpty>, description: Option<Option<String>>) -> AppResult<roles::Model> {
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    name: Option<NonEmpty>,
+    description: Option<Option<String>>,
+) -> AppResult<roles::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned_role(&tx, id, version).await?;
     let mut a = before.clone().into_active_model();
@@ -170,25 +189,50 @@ pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, name: Opti
     }
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    audit::record(&tx, caller, "role", id, "update", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "role",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-async fn lock_versioned_role<C: ConnectionTrait>(conn: &C, id: Uuid, version: i32) -> AppResult<roles::Model> {
+async fn lock_versioned_role<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    version: i32,
+) -> AppResult<roles::Model> {
     let row = role_by_id(conn, id).await?;
     if row.version != version {
-        return Err(AppError::Conflict { field: vec!["version".into()] });
+        return Err(AppError::Conflict {
+            field: vec!["version".into()],
+        });
     }
     Ok(row)
 }
 
 /// Deletes a role nobody holds; the owner role stays.
-pub async fn delete(db: &Db, policy: &Policy, caller: &Caller, id: Uuid, version: i32) -> AppResult<roles::Model> {
+pub async fn delete(
+    db: &Db,
+    policy: &Policy,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+) -> AppResult<roles::Model> {
     let tx = db.write_tx().await?;
     let role = lock_versioned_role(&tx, id, version).await?;
     if role.key == OWNER {
-        return Err(AppError::invalid("id", "owner_role_fixed", "the owner role cannot be deleted"));
+        return Err(AppError::invalid(
+            "id",
+            "owner_role_fixed",
+            "the owner role cannot be deleted",
+        ));
     }
     let holders = casbin_rule::Entity::find()
         .filter(casbin_rule::Column::Ptype.eq("g"))
@@ -196,11 +240,22 @@ pub async fn delete(db: &Db, policy: &Policy, caller: &Caller, id: Uuid, version
         .all(&tx)
         .await?;
     if !holders.is_empty() {
-        return Err(AppError::invalid("id", "role_in_use", format!("{} user(s) hold this role; unassign them first", holders.len())));
+        return Err(AppError::invalid(
+            "id",
+            "role_in_use",
+            format!(
+                "{} user(s) hold this role; unassign them first",
+                holders.len()
+            ),
+        ));
     }
     let keys = super::api_keys::count_with_role(&tx, &role.key).await?;
     if keys > 0 {
-        return Err(AppError::invalid("id", "role_in_use", format!("{keys} API key(s) act with this role; revoke them first")));
+        return Err(AppError::invalid(
+            "id",
+            "role_in_use",
+            format!("{keys} API key(s) act with this role; revoke them first"),
+        ));
     }
     casbin_rule::Entity::delete_many()
         .filter(casbin_rule::Column::Ptype.eq("p"))
@@ -216,11 +271,23 @@ pub async fn delete(db: &Db, policy: &Policy, caller: &Caller, id: Uuid, version
 
 /// Grants (or revokes) permissions on a role. Nobody grants what they do not hold everywhere; the owner role
 /// always holds everything.
-pub async fn set_grants(db: &Db, policy: &Policy, caller: &Caller, access: &Access, id: Uuid, perms: &[Perm], grant: bool) -> AppResult<roles::Model> {
+pub async fn set_grants(
+    db: &Db,
+    policy: &Policy,
+    caller: &Caller,
+    access: &Access,
+    id: Uuid,
+    perms: &[Perm],
+    grant: bool,
+) -> AppResult<roles::Model> {
     let tx = db.write_tx().await?;
     let role = role_by_id(&tx, id).await?;
     if role.key == OWNER {
-        return Err(AppError::invalid("roleId", "owner_role_fixed", "the owner role always holds every permission"));
+        return Err(AppError::invalid(
+            "roleId",
+            "owner_role_fixed",
+            "the owner role always holds every permission",
+        ));
     }
     if grant {
         for p in perms {
@@ -245,7 +312,15 @@ pub async fn set_grants(db: &Db, policy: &Policy, caller: &Caller, access: &Acce
     }
     let after = grants_in(&tx, &role.key).await?;
     let action = if grant { "grant" } else { "revoke" };
-    audit::event(&tx, caller, "role", Some(role.id), action, json!({ "before": before, "after": after })).await?;
+    audit::event(
+        &tx,
+        caller,
+        "role",
+        Some(role.id),
+        action,
+        json!({ "before": before, "after": after }),
+    )
+    .await?;
     tx.commit().await?;
     policy.changed().await;
     Ok(role)
@@ -287,9 +362,24 @@ async fn owners<C: ConnectionTrait>(conn: &C) -> AppResult<BTreeSet<String>> {
 /// Assigns (or unassigns) a role to a user for one location or everywhere (`None`). Assigning needs every
 /// permission of the role there; the last owner keeps the owner role.
 #[allow(clippy::too_many_arguments)]
-pub async fn set_assignment(db: &Db, policy: &Policy, caller: &Caller, access: &Access, user: Uuid, role_id: Uuid, location: Option<Uuid>, assign: bool) -> AppResult<users::Model> {
+pub async fn set_assignment(
+    db: &Db,
+    policy: &Policy,
+    caller: &Caller,
+    access: &Access,
+    user: Uuid,
+    role_id: Uuid,
+    location: Option<Uuid>,
+    assign: bool,
+) -> AppResult<users::Model> {
     let tx = db.write_tx().await?;
-    let target = lock_versioned::<users::Entity, _>(&tx, user, current_version(&tx, user).await?, Liveness::Live).await?;
+    let target = lock_versioned::<users::Entity, _>(
+        &tx,
+        user,
+        current_version(&tx, user).await?,
+        Liveness::Live,
+    )
+    .await?;
     let role = role_by_id(&tx, role_id).await?;
     if let Some(l) = location {
         entity::locations::Entity::find_by_id(l)
@@ -313,17 +403,27 @@ pub async fn set_assignment(db: &Db, policy: &Policy, caller: &Caller, access: &
             no_escalation(access, p, &domain)?;
         }
         if role.key == OWNER && !access.everywhere(Perm::RoleManage) {
-            return Err(AppError::invalid("roleId", "escalation", "only an owner makes owners"));
+            return Err(AppError::invalid(
+                "roleId",
+                "escalation",
+                "only an owner makes owners",
+            ));
         }
         if !exists {
-            rule("g", [subject.as_str(), role.key.as_str(), domain.as_str()]).insert(&tx).await?;
+            rule("g", [subject.as_str(), role.key.as_str(), domain.as_str()])
+                .insert(&tx)
+                .await?;
         }
     } else if exists {
         if role.key == OWNER {
             let others = owners(&tx).await?;
             let still = held.iter().any(|r| r.v1 == OWNER && r.v2 != domain);
             if !still && others.len() <= 1 && others.contains(&subject) {
-                return Err(AppError::invalid("userId", "last_owner", "the shop must keep at least one owner"));
+                return Err(AppError::invalid(
+                    "userId",
+                    "last_owner",
+                    "the shop must keep at least one owner",
+                ));
             }
         }
         casbin_rule::Entity::delete_many()
@@ -342,8 +442,20 @@ pub async fn set_assignment(db: &Db, policy: &Policy, caller: &Caller, access: &
         .iter()
         .map(|r| format!("{}@{}", r.v1, r.v2))
         .collect();
-    let action = if assign { "assign_role" } else { "unassign_role" };
-    audit::event(&tx, caller, "user", Some(user), action, json!({ "before": before, "after": after })).await?;
+    let action = if assign {
+        "assign_role"
+    } else {
+        "unassign_role"
+    };
+    audit::event(
+        &tx,
+        caller,
+        "user",
+        Some(user),
+        action,
+        json!({ "before": before, "after": after }),
+    )
+    .await?;
     tx.commit().await?;
     policy.changed().await;
     Ok(target)
@@ -369,15 +481,52 @@ pub async fn record_location(db: &Db, kind: &str, id: Uuid) -> AppResult<Option<
     use entity::{customers, invoices, locations, vehicles, work_orders};
     let c = &db.conn;
     Ok(match kind {
-        "Customer" => customers::Entity::find_by_id(id).one(c).await?.ok_or(AppError::NotFound)?.home_location_id,
-        "Vehicle" => {
-            let v = vehicles::Entity::find_by_id(id).one(c).await?.ok_or(AppError::NotFound)?;
-            customers::Entity::find_by_id(v.customer_id).one(c).await?.ok_or(AppError::NotFound)?.home_location_id
+        "Customer" => {
+            customers::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .home_location_id
         }
-        "WorkOrder" => Some(work_orders::Entity::find_by_id(id).one(c).await?.ok_or(AppError::NotFound)?.location_id),
-        "Invoice" => Some(invoices::Entity::find_by_id(id).one(c).await?.ok_or(AppError::NotFound)?.location_id),
-        "Location" => Some(locations::Entity::find_by_id(id).one(c).await?.ok_or(AppError::NotFound)?.id),
-        _ => return Err(AppError::invalid("recordId", "invalid_id", "access is explained for customers, vehicles, work orders, invoices and locations")),
+        "Vehicle" => {
+            let v = vehicles::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            customers::Entity::find_by_id(v.customer_id)
+                .one(c)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .home_location_id
+        }
+        "WorkOrder" => Some(
+            work_orders::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .location_id,
+        ),
+        "Invoice" => Some(
+            invoices::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .location_id,
+        ),
+        "Location" => Some(
+            locations::Entity::find_by_id(id)
+                .one(c)
+                .await?
+                .ok_or(AppError::NotFound)?
+                .id,
+        ),
+        _ => {
+            return Err(AppError::invalid(
+                "recordId",
+                "invalid_id",
+                "access is explained for customers, vehicles, work orders, invoices and locations",
+            ));
+        }
     })
 }
 
@@ -390,7 +539,13 @@ pub struct Explanation {
     pub reason: String,
 }
 
-pub async fn explain(db: &Db, policy: &Policy, user: Uuid, perm: Perm, location: Option<Option<Uuid>>) -> AppResult<Explanation> {
+pub async fn explain(
+    db: &Db,
+    policy: &Policy,
+    user: Uuid,
+    perm: Perm,
+    location: Option<Option<Uuid>>,
+) -> AppResult<Explanation> {
     let u = users::Entity::find_by_id(user)
         .filter(users::Column::DeletedAt.is_null())
         .one(&db.conn)
@@ -406,11 +561,19 @@ pub async fn explain(db: &Db, policy: &Policy, user: Uuid, perm: Perm, location:
     let key = perm.key();
     let (allowed, mut reason) = match location {
         Some(Some(l)) => {
-            let allowed = policy.enforce(&user.to_string(), &l.to_string(), perm).await;
+            let allowed = policy
+                .enforce(&user.to_string(), &l.to_string(), perm)
+                .await;
             granted_by.retain(|(_, d)| d == EVERYWHERE || *d == l.to_string());
             let reason = if allowed {
-                format!("`{key}` is granted at location {l} by {}", describe(&granted_by))
-            } else if holdings.iter().any(|h| h.domain == l.to_string() || h.domain == EVERYWHERE) {
+                format!(
+                    "`{key}` is granted at location {l} by {}",
+                    describe(&granted_by)
+                )
+            } else if holdings
+                .iter()
+                .any(|h| h.domain == l.to_string() || h.domain == EVERYWHERE)
+            {
                 format!("no role the user holds at location {l} grants `{key}`")
             } else {
                 format!("the user holds no role at location {l}")
@@ -431,9 +594,17 @@ pub async fn explain(db: &Db, policy: &Policy, user: Uuid, perm: Perm, location:
     };
     if u.status != "active" {
         reason.push_str("; but the account is blocked, so nothing is allowed now");
-        return Ok(Explanation { allowed: false, granted_by, reason });
+        return Ok(Explanation {
+            allowed: false,
+            granted_by,
+            reason,
+        });
     }
-    Ok(Explanation { allowed, granted_by, reason })
+    Ok(Explanation {
+        allowed,
+        granted_by,
+        reason,
+    })
 }
 
 fn describe(granted: &[(String, String)]) -> String {

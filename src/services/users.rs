@@ -15,14 +15,13 @@ use uuid::Uuid;
 
 use super::sessions::{self, one_time_token, revoke_where, spend_one_time_token};
 use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
-use crate::auth::password::{Password, Verified};
 use crate::auth::catalog::OWNER;
+use crate::auth::password::{Password, Verified};
 use crate::auth::policy::EVERYWHERE;
 use crate::auth::{Auth, crypto, totp};
 use crate::db::Db;
 use crate::domain::{Email, NonEmpty, Phone};
 use crate::error::{AppError, AppResult};
-
 
 const RESET_TTL: Duration = Duration::from_secs(60 * 60);
 const INVITATION_TTL: Duration = Duration::from_secs(72 * 60 * 60);
@@ -250,7 +249,11 @@ pub async fn set_blocked(
     let tx = db.write_tx().await?;
     let before = lock_versioned::<users::Entity, _>(&tx, id, version, Liveness::Live).await?;
     if blocked && super::roles::is_last_owner(&tx, id).await? {
-        return Err(AppError::invalid("id", "last_owner", "the shop must keep at least one owner"));
+        return Err(AppError::invalid(
+            "id",
+            "last_owner",
+            "the shop must keep at least one owner",
+        ));
     }
     let mut a = before.clone().into_active_model();
     a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
@@ -282,7 +285,11 @@ pub async fn set_deleted(
     }
     soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
         if delete && super::roles::is_last_owner(tx, id).await? {
-            return Err(AppError::invalid("id", "last_owner", "the shop must keep at least one owner"));
+            return Err(AppError::invalid(
+                "id",
+                "last_owner",
+                "the shop must keep at least one owner",
+            ));
         }
         if delete {
             revoke_where(tx, auth_sessions::Column::UserId.eq(id), "deleted").await?;

@@ -52,6 +52,8 @@ fn with_database(base: &str, db: &str) -> String {
 /// The shop owner every test database starts with.
 pub const OWNER_EMAIL: &str = "owner@shop.test";
 pub const OWNER_PASSWORD: &str = "owner-password-1";
+/// The password of every member of staff the tests create.
+pub const STAFF_PASSWORD: &str = "staff-password-1";
 
 /// One RS256 key and one sealing key per run, made before any app starts, so apps never race to create them.
 fn key_material() -> &'static (PathBuf, String) {
@@ -278,8 +280,10 @@ pub struct TestApp {
     pub db: Db,
     stats: Arc<DbStats>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
-    // Last: the database goes after the app's pool.
-    _database: TestDb,
+    /// What the app was started with, so a second replica can start beside it.
+    env: HashMap<String, String>,
+    // Last: the database goes after the app's pool. A replica started beside another owns none.
+    _database: Option<TestDb>,
 }
 
 impl TestApp {
@@ -294,7 +298,16 @@ impl TestApp {
         let database = TestDb::new().await;
         let mut env = base_env(&database.url);
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = Settings::from_vars(env).expect("settings");
+        Self::start(env, Some(database)).await
+    }
+
+    /// A second replica on the same database (and Redis), as behind a load balancer.
+    pub async fn spawn_beside(&self) -> Self {
+        Self::start(self.env.clone(), None).await
+    }
+
+    async fn start(env: HashMap<String, String>, database: Option<TestDb>) -> Self {
+        let settings = Settings::from_vars(env.clone()).expect("settings");
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
         let db = app.state().db.clone();
@@ -323,6 +336,7 @@ impl TestApp {
             db,
             stats,
             _shutdown: tx,
+            env,
             _database: database,
         }
     }
@@ -371,6 +385,62 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// Signs in over HTTP, as the SPA does, and returns the access token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let q = "mutation($input: LoginInput!) { login(input: $input) { session { accessToken } errors { code } } }";
+        let body = self
+            .gql_as(
+                None,
+                q,
+                json!({ "input": { "email": email, "password": password } }),
+            )
+            .await;
+        body["data"]["login"]["session"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{email} could not sign in: {body}"))
+            .to_owned()
+    }
+
+    /// The id of a role, by its key.
+    pub async fn role_id(&self, key: &str) -> Value {
+        let roles = self.ok("{ roles { id key } }", json!({})).await;
+        roles["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["key"] == key)
+            .map(|r| r["id"].clone())
+            .unwrap_or_else(|| panic!("no role {key}"))
+    }
+
+    /// A member of staff the owner created, holding `role` at `location` (a global id) or everywhere; returns
+    /// their id and a fresh access token.
+    pub async fn staff_with_role(
+        &self,
+        email: &str,
+        role: &str,
+        location: Option<&Value>,
+    ) -> (Value, String) {
+        let made = self
+            .ok(
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { user { id } errors { code } } }",
+                json!({ "input": { "email": email, "name": "Staff Member", "password": STAFF_PASSWORD } }),
+            )
+            .await;
+        let id = made["createUser"]["user"]["id"].clone();
+        assert!(id.is_string(), "{made}");
+        let role_id = self.role_id(role).await;
+        let assigned = self
+            .ok(
+                "mutation($input: RoleAssignmentInput!) { assignRole(input: $input) { errors { code message } } }",
+                json!({ "input": { "userId": id, "roleId": role_id, "locationId": location } }),
+            )
+            .await;
+        assert_eq!(assigned["assignRole"]["errors"], json!([]), "{assigned}");
+        let token = self.sign_in(email, STAFF_PASSWORD).await;
+        (id, token)
+    }
+
     /// Seeds a small demo shop through the same code as `autoshop seed-demo`.
     pub async fn seed(&self, customers: usize, work_orders: usize) {
         autoshop::seed::demo(
@@ -383,6 +453,13 @@ impl TestApp {
         )
         .await
         .expect("seed");
+    }
+
+    /// Every row of a query run straight against the app's database.
+    pub async fn sql_all(&self, sql: &str) -> Vec<sea_orm::QueryResult> {
+        let stmt =
+            sea_orm::Statement::from_string(self.db.conn.get_database_backend(), sql.to_owned());
+        self.db.conn.query_all_raw(stmt).await.expect("query")
     }
 
     /// Runs SQL straight against the app's database: for checking what the API did (or did not) write.

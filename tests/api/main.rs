@@ -1,6 +1,7 @@
 //! Black-box API tests: each test starts the app on port 0 with a database of its own, on SQLite by default
 //! or on PostgreSQL when `DATABASE_URL` names one.
 
+mod access;
 mod contract;
 mod customers;
 mod helpers;
