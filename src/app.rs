@@ -70,6 +70,7 @@ impl App {
         }
         let auth = Arc::new(Auth::load(&settings).await?);
         crate::services::roles::seed_built_in(&db).await?;
+        crate::services::reference::seed_directories(&db).await?;
         // Policy changes reach the other replicas through Redis; alone, there is nobody to tell.
         let (notify, watcher) = match &settings.redis {
             Some(r) => {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    customers, directories, directory_entries, invoice_lines, invoices, location_counters,
+    customers, invoice_lines, invoices, location_counters,
     locations, payments, system_settings, users, vehicle_ownerships, vehicles, work_order_lines,
     work_order_mechanics, work_order_status_changes, work_orders,
 };
@@ -155,14 +155,8 @@ impl Gen {
 
 /// A line as the server computes it.
 fn line_amounts(kind: LineKind, qty: Quantity, price: Money, rate: TaxRate) -> (i64, i64) {
-    let gross = price.times(qty).unwrap_or(Money::ZERO);
-    let net = if kind == LineKind::Discount {
-        Money::from_minor(-gross.minor())
-    } else {
-        gross
-    };
-    let tax = net.tax_at(rate).unwrap_or(Money::ZERO);
-    (net.minor(), tax.minor())
+    crate::domain::line_amounts(kind == LineKind::Discount, qty, price, rate)
+        .map_or((0, 0), |(net, tax)| (net.minor(), tax.minor()))
 }
 
 async fn insert_chunks<A, C>(conn: &C, rows: Vec<A>) -> anyhow::Result<()>
@@ -223,6 +217,10 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
     let tax_rate: TaxRate =
         TaxRate::from_basis_points(825).map_err(|e| anyhow::anyhow!(e.message))?;
 
+    // The standard directories (payment methods and the rest), as every app start makes them.
+    crate::services::reference::seed_directories(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let tx = conn.begin().await?;
     let locs: Vec<locations::Model> = [
         ("Downtown", "America/New_York"),
@@ -309,79 +307,6 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
         })
         .collect();
     insert_chunks(&tx, settings).await?;
-    let dirs = [
-        (
-            "payment_methods",
-            "Payment methods",
-            &[
-                ("cash", "Cash"),
-                ("card", "Card"),
-                ("bank_transfer", "Bank transfer"),
-            ][..],
-        ),
-        (
-            "service_types",
-            "Service types",
-            &[
-                ("maintenance", "Maintenance"),
-                ("repair", "Repair"),
-                ("inspection", "Inspection"),
-                ("tyres", "Tyres"),
-            ][..],
-        ),
-        (
-            "car_makes",
-            "Car makes",
-            &[
-                ("honda", "Honda"),
-                ("toyota", "Toyota"),
-                ("vw", "Volkswagen"),
-                ("bmw", "BMW"),
-                ("hyundai", "Hyundai"),
-                ("renault", "Renault"),
-            ][..],
-        ),
-        (
-            "part_categories",
-            "Part categories",
-            &[
-                ("brakes", "Brakes"),
-                ("filters", "Filters"),
-                ("fluids", "Fluids"),
-                ("electrical", "Electrical"),
-            ][..],
-        ),
-    ];
-    for (code, name, entries) in dirs {
-        let dir = directories::Model {
-            id: Uuid::now_v7(),
-            created_at: now,
-            updated_at: now,
-            code: code.into(),
-            name: name.into(),
-            description: None,
-        };
-        insert_chunks(&tx, vec![set::<_, directories::ActiveModel>(dir.clone())]).await?;
-        let rows: Vec<directory_entries::ActiveModel> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (c, l))| {
-                set(directory_entries::Model {
-                    id: Uuid::now_v7(),
-                    created_at: now,
-                    updated_at: now,
-                    version: 1,
-                    directory_id: dir.id,
-                    code: (*c).into(),
-                    label: (*l).into(),
-                    sort_order: i as i32,
-                    active: true,
-                })
-            })
-            .collect();
-        insert_chunks(&tx, rows).await?;
-    }
-
     // Customers and their vehicles.
     let mut custs = Vec::new();
     let mut cars = Vec::new();

@@ -18,8 +18,24 @@ pub enum Perm {
     WorkOrderRead,
     WorkOrderReadAssigned,
     WorkOrderReadPrices,
+    WorkOrderCreate,
+    WorkOrderUpdate,
+    WorkOrderDelete,
+    WorkOrderToEstimate,
+    WorkOrderToAwaitingApproval,
+    WorkOrderToApproved,
+    WorkOrderToInProgress,
+    WorkOrderToReady,
+    WorkOrderToClosed,
+    WorkOrderToCancelled,
     InvoiceRead,
+    InvoiceIssue,
+    InvoiceVoid,
     PaymentRead,
+    PaymentRecord,
+    PaymentRefund,
+    SettingsManage,
+    AuditRead,
     FileRead,
     UserRead,
     UserManage,
@@ -56,8 +72,24 @@ catalog! {
     WorkOrderRead => "work_order", "read", "See all work orders", "Every work order of your locations.";
     WorkOrderReadAssigned => "work_order", "read_assigned", "See assigned work orders", "Only the work orders you are assigned to.";
     WorkOrderReadPrices => "work_order", "read_prices", "See prices on work orders", "Unit prices and totals of work orders and their lines.";
+    WorkOrderCreate => "work_order", "create", "Open work orders", "Take cars in: new work orders.";
+    WorkOrderUpdate => "work_order", "update", "Edit work orders", "Details, lines and assigned mechanics of the orders you can see.";
+    WorkOrderDelete => "work_order", "delete", "Delete and restore work orders", "Move work orders to the bin and back.";
+    WorkOrderToEstimate => "work_order", "transition:estimate", "Start estimates", "Move a draft to estimate.";
+    WorkOrderToAwaitingApproval => "work_order", "transition:awaiting_approval", "Send estimates for approval", "Move an estimate to awaiting approval.";
+    WorkOrderToApproved => "work_order", "transition:approved", "Record approvals", "Record the customer's approval of an estimate.";
+    WorkOrderToInProgress => "work_order", "transition:in_progress", "Start work", "Move an approved order into the workshop.";
+    WorkOrderToReady => "work_order", "transition:ready", "Finish work", "Mark an order ready for pick-up.";
+    WorkOrderToClosed => "work_order", "transition:closed", "Close work orders", "Close an order once the car is handed over.";
+    WorkOrderToCancelled => "work_order", "transition:cancelled", "Cancel work orders", "Cancel an open order.";
     InvoiceRead => "invoice", "read", "See invoices", "Invoices of your locations.";
+    InvoiceIssue => "invoice", "issue", "Issue invoices", "Issue an invoice from a finished work order (and reissue a voided one).";
+    InvoiceVoid => "invoice", "void", "Void invoices", "Void an unpaid invoice, with a reason.";
     PaymentRead => "payment", "read", "See payments", "Payments and refunds on the invoices you can see.";
+    PaymentRecord => "payment", "record", "Take payments", "Record payments on invoices.";
+    PaymentRefund => "payment", "refund", "Refund payments", "Refund all or part of a payment.";
+    SettingsManage => "settings", "manage", "Manage settings", "System settings and reference directories.";
+    AuditRead => "audit", "read", "See the audit log", "Who changed what, when, and each record's history.";
     FileRead => "file", "read", "See files", "Photos and documents attached to what you can see.";
     UserRead => "user", "read", "See staff", "Names of the people working in the shop.";
     UserManage => "user", "manage", "Manage staff accounts", "Create, edit, block and delete users; end their sessions.";
@@ -66,6 +98,21 @@ catalog! {
 }
 
 impl Perm {
+    /// The permission a move of a work order to `to` needs.
+    pub fn transition_to(to: crate::domain::WorkOrderStatus) -> Option<Perm> {
+        use crate::domain::WorkOrderStatus as S;
+        Some(match to {
+            S::Draft => return None,
+            S::Estimate => Perm::WorkOrderToEstimate,
+            S::AwaitingApproval => Perm::WorkOrderToAwaitingApproval,
+            S::Approved => Perm::WorkOrderToApproved,
+            S::InProgress => Perm::WorkOrderToInProgress,
+            S::Ready => Perm::WorkOrderToReady,
+            S::Closed => Perm::WorkOrderToClosed,
+            S::Cancelled => Perm::WorkOrderToCancelled,
+        })
+    }
+
     pub fn info(self) -> &'static PermInfo {
         // The catalog lists every variant (a unit test holds it to that).
         CATALOG

@@ -16,6 +16,7 @@ enum Need {
     SignedInUser,
     Permission(Perm),
     Either(Perm, Perm),
+    AnyTransition,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +36,11 @@ impl Require {
     /// Either of two permissions (say, all work orders or only one's own).
     pub fn either(a: Perm, b: Perm) -> Self {
         Self(Need::Either(a, b))
+    }
+
+    /// Some work-order transition; which one the move needs is checked against the order.
+    pub fn any_transition() -> Self {
+        Self(Need::AnyTransition)
     }
 
     /// A permission from the catalog, held in at least one location.
@@ -60,6 +66,10 @@ impl Guard for Require {
             Need::SignedInUser => caller.is_some_and(|c| c.user_id.is_some()),
             Need::Permission(p) => access(ctx).can(p),
             Need::Either(a, b) => access(ctx).can(a) || access(ctx).can(b),
+            Need::AnyTransition => crate::domain::WorkOrderStatus::ALL
+                .iter()
+                .filter_map(|s| Perm::transition_to(*s))
+                .any(|p| access(ctx).can(p)),
         };
         if allowed {
             Ok(())

@@ -422,3 +422,42 @@ pub fn payments_within(w: &Within) -> Condition {
         }
     }
 }
+
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub fn audit_entries(f: &AuditFilter) -> Select<entity::audit_log::Entity> {
+    use entity::audit_log::Column as C;
+    let mut q = entity::audit_log::Entity::find();
+    if let Some(v) = &f.entity_type {
+        q = q.filter(C::EntityType.eq(v.as_str()));
+    }
+    if let Some(v) = f.entity_id {
+        q = q.filter(C::EntityId.eq(v));
+    }
+    if let Some(v) = f.actor_id {
+        q = q.filter(C::ActorId.eq(v));
+    }
+    if let Some(v) = &f.action {
+        q = q.filter(C::Action.eq(v.as_str()));
+    }
+    if let Some(v) = f.since {
+        q = q.filter(C::CreatedAt.gte(v));
+    }
+    if let Some(v) = f.until {
+        q = q.filter(C::CreatedAt.lt(v));
+    }
+    q
+}
+
+pub fn audit_sort() -> SortKey<entity::audit_log::Entity> {
+    use entity::audit_log::Column as C;
+    key("created", C::CreatedAt, C::Id, KeyKind::Time, true)
+}

@@ -5,7 +5,7 @@ mod status;
 mod text;
 mod vin;
 
-pub use money::{Money, Quantity, TaxRate};
+pub use money::{Money, Quantity, TaxRate, Totals, line_amounts};
 pub use status::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, UserStatus, WorkOrderStatus,
 };

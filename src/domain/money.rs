@@ -46,6 +46,46 @@ impl Money {
     }
 }
 
+/// What one line comes to: net (negative for discounts) and tax, each rounded to the minor unit, the way the
+/// server always computes them.
+pub fn line_amounts(discount: bool, qty: Quantity, price: Money, rate: TaxRate) -> Option<(Money, Money)> {
+    let gross = price.times(qty)?;
+    let net = if discount { Money(-gross.0) } else { gross };
+    let tax = net.tax_at(rate)?;
+    Some((net, tax))
+}
+
+/// A document's totals: `total = subtotal - discount + tax`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub subtotal: Money,
+    pub discount: Money,
+    pub tax: Money,
+    pub total: Money,
+}
+
+impl Totals {
+    /// Sums lines given as (net, tax); discount lines have a negative net.
+    pub fn of(lines: impl IntoIterator<Item = (Money, Money)>) -> Option<Totals> {
+        let (mut subtotal, mut discount, mut tax) = (0i64, 0i64, 0i64);
+        for (net, t) in lines {
+            if net.0 < 0 {
+                discount = discount.checked_sub(net.0)?;
+            } else {
+                subtotal = subtotal.checked_add(net.0)?;
+            }
+            tax = tax.checked_add(t.0)?;
+        }
+        let total = subtotal.checked_sub(discount)?.checked_add(tax)?;
+        Some(Totals {
+            subtotal: Money(subtotal),
+            discount: Money(discount),
+            tax: Money(tax),
+            total: Money(total),
+        })
+    }
+}
+
 /// Integer division rounding half away from zero: the rounding both backends and every client agree on.
 fn div_round(n: i128, d: i128) -> i128 {
     let q = n / d;

@@ -41,6 +41,26 @@ impl WorkOrderStatus {
     pub fn is_open(self) -> bool {
         !matches!(self, Self::Closed | Self::Cancelled)
     }
+
+    /// The workflow: `draft → estimate → awaiting_approval → approved → in_progress → ready → closed`, and
+    /// `cancelled` from any open state. Nothing else.
+    pub fn can_become(self, to: Self) -> bool {
+        use WorkOrderStatus::*;
+        matches!(
+            (self, to),
+            (Draft, Estimate)
+                | (Estimate, AwaitingApproval)
+                | (AwaitingApproval, Approved)
+                | (Approved, InProgress)
+                | (InProgress, Ready)
+                | (Ready, Closed)
+        ) || (to == Cancelled && self.is_open())
+    }
+
+    /// Lines, mechanics and details change only while the car is still being worked on.
+    pub fn is_editable(self) -> bool {
+        !matches!(self, Self::Ready | Self::Closed | Self::Cancelled)
+    }
 }
 
 stored_enum!(

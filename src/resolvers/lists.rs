@@ -52,6 +52,14 @@ where
     Ok(connection(l, node))
 }
 
+/// Soft-deleted records are listed only on request, and only for those who may delete and restore them.
+fn deleted_allowed(ctx: &Context<'_>, asked: bool, p: Perm) -> Result<bool> {
+    if asked && !access(ctx).can(p) {
+        return Err(crate::error::AppError::Forbidden.into());
+    }
+    Ok(asked)
+}
+
 fn opt_id(kind: &str, id: Option<&ID>, field: &str) -> Result<Option<uuid::Uuid>> {
     Ok(id.map(|i| ids::decode_as(kind, i, field)).transpose()?)
 }
@@ -135,6 +143,8 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] filter: CustomerFilter,
+        #[graphql(default, desc = "Include soft-deleted records (needs the delete permission).")]
+        include_deleted: bool,
         #[graphql(default)] sort: CustomerSort,
     ) -> Result<Conn<Customer>> {
         let f = queries::CustomerFilter {
@@ -144,7 +154,7 @@ impl ListQuery {
                 filter.home_location_id.as_ref(),
                 "filter.homeLocationId",
             )?,
-            include_deleted: false,
+            include_deleted: deleted_allowed(ctx, include_deleted, Perm::CustomerDelete)?,
         };
         let (by, desc) = match sort {
             CustomerSort::NameAsc => (SortBy::Name, false),
@@ -181,6 +191,8 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] filter: VehicleFilter,
+        #[graphql(default, desc = "Include soft-deleted records (needs the delete permission).")]
+        include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<Vehicle>> {
         let f = queries::VehicleFilter {
@@ -194,7 +206,7 @@ impl ListQuery {
                 })
                 .transpose()
                 .map_err(|e| crate::error::AppError::parse("filter.plateNumber", e))?,
-            include_deleted: false,
+            include_deleted: deleted_allowed(ctx, include_deleted, Perm::VehicleDelete)?,
         };
         let (by, desc) = sort.key();
         listed(
@@ -222,6 +234,8 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] filter: WorkOrderFilter,
+        #[graphql(default, desc = "Include soft-deleted records (needs the delete permission).")]
+        include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<WorkOrder>> {
         let f = queries::WorkOrderFilter {
@@ -229,7 +243,7 @@ impl ListQuery {
             location_id: opt_id("Location", filter.location_id.as_ref(), "filter.locationId")?,
             customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
             vehicle_id: opt_id("Vehicle", filter.vehicle_id.as_ref(), "filter.vehicleId")?,
-            include_deleted: false,
+            include_deleted: deleted_allowed(ctx, include_deleted, Perm::WorkOrderDelete)?,
         };
         let (by, desc) = sort.key();
         let conn = listed(

@@ -5,8 +5,10 @@ pub mod auth;
 mod customers;
 mod lists;
 mod node;
+mod reference;
 mod users;
 mod vehicles;
+mod workflow;
 
 use async_graphql::{Context, MergedObject};
 
@@ -19,6 +21,7 @@ pub struct QueryRoot(
     auth::AuthQuery,
     users::UserQuery,
     access::AccessQuery,
+    reference::ReferenceQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -28,6 +31,8 @@ pub struct MutationRoot(
     access::AccessMutation,
     customers::CustomerMutation,
     vehicles::VehicleMutation,
+    workflow::WorkflowMutation,
+    reference::ReferenceMutation,
 );
 
 fn caller(ctx: &Context<'_>) -> Caller {

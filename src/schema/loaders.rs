@@ -7,8 +7,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{
-    files, invoice_lines, invoices, payments, vehicles, work_order_lines, work_order_mechanics,
+use entity::{audit_log, files, invoice_lines, invoices, payments, vehicles, work_order_lines, work_order_mechanics,
     work_order_status_changes, work_orders,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait};
@@ -262,6 +261,10 @@ has_many!(
         where Condition::all().add(invoices::Column::DeletedAt.is_null()).add(invoices::Column::Status.ne("void"))
 );
 has_many!(LinesOfInvoice: invoice_lines by InvoiceId ordered Position);
+has_many!(
+    /// A record's audit entries, newest first through [`NewestOf`].
+    HistoryOf: audit_log by EntityId ordered CreatedAt
+);
 has_many!(PaymentsOfInvoice: payments by InvoiceId ordered ReceivedAt);
 /// Files attached to one kind of record: ready and not deleted.
 fn ready_files_of(parent_type: &str) -> Condition {

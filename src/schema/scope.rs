@@ -85,6 +85,12 @@ async fn customer_by_id_visible(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResu
         .is_some_and(|c| access(ctx).can_at(p, c.home_location_id)))
 }
 
+impl Scoped for entity::audit_log::Model {
+    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        Ok(access(ctx).can(Perm::AuditRead))
+    }
+}
+
 impl Scoped for locations::Model {
     async fn visible(&self, _: &Context<'_>) -> AppResult<bool> {
         Ok(true)
@@ -224,5 +230,21 @@ pub fn authorise_location(ctx: &Context<'_>, p: Perm, location: Option<Uuid>) ->
         Ok(())
     } else {
         Err(crate::error::AppError::Forbidden)
+    }
+}
+
+/// Before a write: the caller sees this work order (live or deleted) and holds `p` at its location.
+pub async fn authorise_work_order(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<work_orders::Model> {
+    match raw::<work_orders::Entity, via::Node>(ctx, id).await? {
+        Some(wo) if access(ctx).can_at(p, Some(wo.location_id)) && work_order_visible(ctx, &wo).await? => Ok(wo),
+        _ => Err(crate::error::AppError::NotFound),
+    }
+}
+
+/// Before a write: the caller sees this invoice and holds `p` at its location.
+pub async fn authorise_invoice(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<invoices::Model> {
+    match raw::<invoices::Entity, via::Node>(ctx, id).await? {
+        Some(i) if access(ctx).can_at(p, Some(i.location_id)) && access(ctx).can_at(Perm::InvoiceRead, Some(i.location_id)) => Ok(i),
+        _ => Err(crate::error::AppError::NotFound),
     }
 }

@@ -77,6 +77,51 @@ impl Location {
     }
 }
 
+/// One audit entry: who did what to which record, when and from where, and what changed.
+pub struct AuditEntry(pub entity::audit_log::Model);
+
+#[Object]
+impl AuditEntry {
+    async fn id(&self) -> ID {
+        ids::encode("AuditEntry", self.0.id)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The user or API key that acted; null for the system.
+    async fn actor_id(&self) -> Option<uuid::Uuid> {
+        self.0.actor_id
+    }
+    async fn actor_ip(&self) -> Option<&str> {
+        self.0.actor_ip.as_deref()
+    }
+    async fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+    async fn entity_type(&self) -> &str {
+        &self.0.entity_type
+    }
+    async fn entity_id(&self) -> Option<uuid::Uuid> {
+        self.0.entity_id
+    }
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// `{"before": {...}, "after": {...}}` with the fields that changed (secrets shown as `***`).
+    async fn diff(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.0.diff.clone().map(async_graphql::Json)
+    }
+}
+
+/// A record's audit entries, newest first; the owner's "history" panel.
+async fn history(ctx: &Context<'_>, id: uuid::Uuid, limit: i32) -> Result<Vec<AuditEntry>> {
+    Ok(newest::<HistoryOf>(ctx, id, limit.clamp(0, 100))
+        .await?
+        .into_iter()
+        .map(AuditEntry)
+        .collect())
+}
+
 /// A member of staff.
 pub struct User(pub users::Model);
 
@@ -191,6 +236,11 @@ impl Customer {
 
 #[Object]
 impl Customer {
+    /// Who changed this record and how, newest first.
+    #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
+    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+        history(ctx, self.0.id, limit).await
+    }
     async fn id(&self) -> ID {
         ids::encode("Customer", self.0.id)
     }
@@ -296,6 +346,11 @@ pub struct Vehicle(pub vehicles::Model);
 
 #[Object]
 impl Vehicle {
+    /// Who changed this record and how, newest first.
+    #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
+    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+        history(ctx, self.0.id, limit).await
+    }
     async fn id(&self) -> ID {
         ids::encode("Vehicle", self.0.id)
     }
@@ -428,6 +483,11 @@ impl WorkOrder {
 
 #[Object]
 impl WorkOrder {
+    /// Who changed this record and how, newest first.
+    #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
+    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+        history(ctx, self.0.id, limit).await
+    }
     async fn id(&self) -> ID {
         ids::encode("WorkOrder", self.0.id)
     }
@@ -672,6 +732,11 @@ pub struct Invoice(pub invoices::Model);
 
 #[Object]
 impl Invoice {
+    /// Who changed this record and how, newest first.
+    #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
+    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+        history(ctx, self.0.id, limit).await
+    }
     async fn id(&self) -> ID {
         ids::encode("Invoice", self.0.id)
     }

@@ -3,11 +3,14 @@
 pub mod api_keys;
 pub mod audit;
 pub mod customers;
+pub mod invoices;
 pub mod reads;
+pub mod reference;
 pub mod roles;
 pub mod sessions;
 pub mod users;
 pub mod vehicles;
+pub mod work_orders;
 
 use std::str::FromStr;
 
