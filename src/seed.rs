@@ -5,9 +5,9 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    customers, invoice_lines, invoices, location_counters,
-    locations, payments, system_settings, users, vehicle_ownerships, vehicles, work_order_lines,
-    work_order_mechanics, work_order_status_changes, work_orders,
+    customers, invoice_lines, invoices, location_counters, locations, payments, system_settings,
+    users, vehicle_ownerships, vehicles, work_order_lines, work_order_mechanics,
+    work_order_status_changes, work_orders,
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, PaginatorTrait, TransactionTrait};
 use serde_json::json;

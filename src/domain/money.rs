@@ -48,7 +48,12 @@ impl Money {
 
 /// What one line comes to: net (negative for discounts) and tax, each rounded to the minor unit, the way the
 /// server always computes them.
-pub fn line_amounts(discount: bool, qty: Quantity, price: Money, rate: TaxRate) -> Option<(Money, Money)> {
+pub fn line_amounts(
+    discount: bool,
+    qty: Quantity,
+    price: Money,
+    rate: TaxRate,
+) -> Option<(Money, Money)> {
     let gross = price.times(qty)?;
     let net = if discount { Money(-gross.0) } else { gross };
     let tax = net.tax_at(rate)?;

@@ -143,7 +143,10 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] filter: CustomerFilter,
-        #[graphql(default, desc = "Include soft-deleted records (needs the delete permission).")]
+        #[graphql(
+            default,
+            desc = "Include soft-deleted records (needs the delete permission)."
+        )]
         include_deleted: bool,
         #[graphql(default)] sort: CustomerSort,
     ) -> Result<Conn<Customer>> {
@@ -191,7 +194,10 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] filter: VehicleFilter,
-        #[graphql(default, desc = "Include soft-deleted records (needs the delete permission).")]
+        #[graphql(
+            default,
+            desc = "Include soft-deleted records (needs the delete permission)."
+        )]
         include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<Vehicle>> {
@@ -234,7 +240,10 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
         #[graphql(default)] filter: WorkOrderFilter,
-        #[graphql(default, desc = "Include soft-deleted records (needs the delete permission).")]
+        #[graphql(
+            default,
+            desc = "Include soft-deleted records (needs the delete permission)."
+        )]
         include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<WorkOrder>> {

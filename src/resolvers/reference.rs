@@ -70,11 +70,13 @@ impl Directory {
         ctx: &Context<'_>,
         #[graphql(default)] include_inactive: bool,
     ) -> Result<Vec<DirectoryEntry>> {
-        Ok(reference::entries(&state(ctx).db, self.0.id, include_inactive)
-            .await?
-            .into_iter()
-            .map(DirectoryEntry)
-            .collect())
+        Ok(
+            reference::entries(&state(ctx).db, self.0.id, include_inactive)
+                .await?
+                .into_iter()
+                .map(DirectoryEntry)
+                .collect(),
+        )
     }
 }
 
@@ -165,13 +167,21 @@ impl ReferenceQuery {
     /// Every system setting with its current value; changes hold at once.
     #[graphql(guard = "Require::signed_in()")]
     async fn settings(&self, ctx: &Context<'_>) -> Result<Vec<Setting>> {
-        Ok(reference::all(&state(ctx).db).await?.into_iter().map(setting).collect())
+        Ok(reference::all(&state(ctx).db)
+            .await?
+            .into_iter()
+            .map(setting)
+            .collect())
     }
 
     /// The reference lists: payment methods, service types, car makes, part categories.
     #[graphql(guard = "Require::signed_in()")]
     async fn directories(&self, ctx: &Context<'_>) -> Result<Vec<Directory>> {
-        Ok(reference::directories(&state(ctx).db).await?.into_iter().map(Directory).collect())
+        Ok(reference::directories(&state(ctx).db)
+            .await?
+            .into_iter()
+            .map(Directory)
+            .collect())
     }
 
     /// Every change, newest first.
@@ -197,8 +207,20 @@ impl ReferenceQuery {
             since: filter.since,
             until: filter.until,
         };
-        let args = PageArgs { first, after, last, before };
-        let l = reads::list(&s.db, queries::audit_entries(&f), &queries::audit_sort(), &args, s.limits.max_page_size).await?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let l = reads::list(
+            &s.db,
+            queries::audit_entries(&f),
+            &queries::audit_sort(),
+            &args,
+            s.limits.max_page_size,
+        )
+        .await?;
         Ok(connection(l, AuditEntry))
     }
 }
@@ -207,8 +229,19 @@ impl ReferenceQuery {
 impl ReferenceMutation {
     /// Changes a setting, checked against its type and range.
     #[graphql(guard = "Require::perm(Perm::SettingsManage)")]
-    async fn update_setting(&self, ctx: &Context<'_>, input: UpdateSettingInput) -> Result<SettingPayload> {
-        let r = reference::update(&state(ctx).db, &caller(ctx), &input.key, &input.value, input.version).await;
+    async fn update_setting(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateSettingInput,
+    ) -> Result<SettingPayload> {
+        let r = reference::update(
+            &state(ctx).db,
+            &caller(ctx),
+            &input.key,
+            &input.value,
+            input.version,
+        )
+        .await;
         let (s, errors) = split(r)?;
         Ok(SettingPayload {
             setting: s.map(setting),
@@ -217,17 +250,34 @@ impl ReferenceMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::SettingsManage)")]
-    async fn create_directory_entry(&self, ctx: &Context<'_>, input: CreateDirectoryEntryInput) -> Result<DirectoryEntryPayload> {
+    async fn create_directory_entry(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateDirectoryEntryInput,
+    ) -> Result<DirectoryEntryPayload> {
         let r = async {
-            let label = NonEmpty::parse("label", &input.label).map_err(|e| AppError::parse("label", e))?;
-            reference::create_entry(&state(ctx).db, &caller(ctx), &input.directory, &input.code, label, input.sort_order).await
+            let label =
+                NonEmpty::parse("label", &input.label).map_err(|e| AppError::parse("label", e))?;
+            reference::create_entry(
+                &state(ctx).db,
+                &caller(ctx),
+                &input.directory,
+                &input.code,
+                label,
+                input.sort_order,
+            )
+            .await
         };
         entry_payload(r.await)
     }
 
     /// Relabels, reorders, or (de)activates an entry; entries are never deleted, so old records keep their meaning.
     #[graphql(guard = "Require::perm(Perm::SettingsManage)")]
-    async fn update_directory_entry(&self, ctx: &Context<'_>, input: UpdateDirectoryEntryInput) -> Result<DirectoryEntryPayload> {
+    async fn update_directory_entry(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateDirectoryEntryInput,
+    ) -> Result<DirectoryEntryPayload> {
         let r = async {
             let id = ids::decode_as("DirectoryEntry", &input.id, "id")?;
             let ch = EntryChanges {

@@ -8,14 +8,20 @@ use super::caller;
 use super::customers::RecordVersionInput;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::Require;
-use crate::domain::{ApprovalMethod, LineKind, Money, NonEmpty, Quantity, TaxRate, WorkOrderStatus};
+use crate::domain::{
+    ApprovalMethod, LineKind, Money, NonEmpty, Quantity, TaxRate, WorkOrderStatus,
+};
 use crate::error::{AppError, AppResult};
 use crate::schema::payload::{UserError, split};
-use crate::schema::scope::{authorise_customer, authorise_invoice, authorise_location, authorise_work_order};
+use crate::schema::scope::{
+    authorise_customer, authorise_invoice, authorise_location, authorise_work_order,
+};
 use crate::schema::types::{Invoice, Payment, WorkOrder};
 use crate::schema::{ids, state};
 use crate::services::invoices::{self, LedgerEntry, Movement};
-use crate::services::work_orders::{self, Approval, LineChanges, NewLine, NewWorkOrder, WorkOrderChanges};
+use crate::services::work_orders::{
+    self, Approval, LineChanges, NewLine, NewWorkOrder, WorkOrderChanges,
+};
 
 #[derive(Default)]
 pub struct WorkflowMutation;
@@ -24,7 +30,10 @@ fn text(field: &str, raw: &str) -> AppResult<NonEmpty> {
     NonEmpty::parse(field, raw).map_err(|e| AppError::parse(field, e))
 }
 
-fn parsed<T: std::str::FromStr<Err = crate::domain::ParseError>>(field: &str, raw: &str) -> AppResult<T> {
+fn parsed<T: std::str::FromStr<Err = crate::domain::ParseError>>(
+    field: &str,
+    raw: &str,
+) -> AppResult<T> {
     raw.parse().map_err(|e| AppError::parse(field, e))
 }
 
@@ -205,14 +214,19 @@ fn wo_id(id: &ID, field: &str) -> AppResult<uuid::Uuid> {
 }
 
 fn opt_mechanic(id: Option<&ID>) -> AppResult<Option<uuid::Uuid>> {
-    id.map(|i| ids::decode_as("User", i, "mechanicId")).transpose()
+    id.map(|i| ids::decode_as("User", i, "mechanicId"))
+        .transpose()
 }
 
 #[Object]
 impl WorkflowMutation {
     /// Takes a car in: a draft work order, numbered at its location.
     #[graphql(guard = "Require::perm(Perm::WorkOrderCreate)")]
-    async fn create_work_order(&self, ctx: &Context<'_>, input: CreateWorkOrderInput) -> Result<WorkOrderPayload> {
+    async fn create_work_order(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWorkOrderInput,
+    ) -> Result<WorkOrderPayload> {
         let r = async {
             let new = NewWorkOrder {
                 customer_id: ids::decode_as("Customer", &input.customer_id, "customerId")?,
@@ -232,11 +246,19 @@ impl WorkflowMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
-    async fn update_work_order(&self, ctx: &Context<'_>, input: UpdateWorkOrderInput) -> Result<WorkOrderPayload> {
+    async fn update_work_order(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWorkOrderInput,
+    ) -> Result<WorkOrderPayload> {
         let r = async {
             let id = wo_id(&input.id, "id")?;
             let ch = WorkOrderChanges {
-                complaint: input.complaint.as_deref().map(|c| text("complaint", c)).transpose()?,
+                complaint: input
+                    .complaint
+                    .as_deref()
+                    .map(|c| text("complaint", c))
+                    .transpose()?,
                 diagnosis: maybe(input.diagnosis.map_value(|d| d.trim().to_owned())),
                 notes: maybe(input.notes.map_value(|d| d.trim().to_owned())),
                 promised_at: maybe(input.promised_at),
@@ -248,36 +270,64 @@ impl WorkflowMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderDelete)")]
-    async fn delete_work_order(&self, ctx: &Context<'_>, input: RecordVersionInput) -> Result<WorkOrderPayload> {
+    async fn delete_work_order(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordVersionInput,
+    ) -> Result<WorkOrderPayload> {
         wo_payload(delete_or_restore(ctx, input, true).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderDelete)")]
-    async fn restore_work_order(&self, ctx: &Context<'_>, input: RecordVersionInput) -> Result<WorkOrderPayload> {
+    async fn restore_work_order(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordVersionInput,
+    ) -> Result<WorkOrderPayload> {
         wo_payload(delete_or_restore(ctx, input, false).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
-    async fn assign_mechanic(&self, ctx: &Context<'_>, input: MechanicInput) -> Result<WorkOrderPayload> {
+    async fn assign_mechanic(
+        &self,
+        ctx: &Context<'_>,
+        input: MechanicInput,
+    ) -> Result<WorkOrderPayload> {
         wo_payload(mechanic(ctx, input, true).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
-    async fn unassign_mechanic(&self, ctx: &Context<'_>, input: MechanicInput) -> Result<WorkOrderPayload> {
+    async fn unassign_mechanic(
+        &self,
+        ctx: &Context<'_>,
+        input: MechanicInput,
+    ) -> Result<WorkOrderPayload> {
         wo_payload(mechanic(ctx, input, false).await)
     }
 
     /// Adds a labour, part, fee or discount line; the server computes its amounts and the order's totals.
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
-    async fn add_work_order_line(&self, ctx: &Context<'_>, input: AddLineInput) -> Result<WorkOrderPayload> {
+    async fn add_work_order_line(
+        &self,
+        ctx: &Context<'_>,
+        input: AddLineInput,
+    ) -> Result<WorkOrderPayload> {
         let r = async {
             let id = wo_id(&input.work_order_id, "workOrderId")?;
             let line = NewLine {
                 kind: input.kind,
                 description: text("description", &input.description)?,
                 quantity: parsed::<Quantity>("quantity", &input.quantity)?,
-                unit_price: input.unit_price.as_deref().map(|p| parsed::<Money>("unitPrice", p)).transpose()?,
-                tax_rate: input.tax_rate.as_deref().map(|t| parsed::<TaxRate>("taxRate", t)).transpose()?,
+                unit_price: input
+                    .unit_price
+                    .as_deref()
+                    .map(|p| parsed::<Money>("unitPrice", p))
+                    .transpose()?,
+                tax_rate: input
+                    .tax_rate
+                    .as_deref()
+                    .map(|t| parsed::<TaxRate>("taxRate", t))
+                    .transpose()?,
                 mechanic_id: opt_mechanic(input.mechanic_id.as_ref())?,
                 part_number: opt_text(input.part_number),
             };
@@ -288,14 +338,34 @@ impl WorkflowMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
-    async fn update_work_order_line(&self, ctx: &Context<'_>, input: UpdateLineInput) -> Result<WorkOrderPayload> {
+    async fn update_work_order_line(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateLineInput,
+    ) -> Result<WorkOrderPayload> {
         let r = async {
             let line = ids::decode_as("WorkOrderLine", &input.line_id, "lineId")?;
             let ch = LineChanges {
-                description: input.description.as_deref().map(|d| text("description", d)).transpose()?,
-                quantity: input.quantity.as_deref().map(|q| parsed::<Quantity>("quantity", q)).transpose()?,
-                unit_price: input.unit_price.as_deref().map(|p| parsed::<Money>("unitPrice", p)).transpose()?,
-                tax_rate: input.tax_rate.as_deref().map(|t| parsed::<TaxRate>("taxRate", t)).transpose()?,
+                description: input
+                    .description
+                    .as_deref()
+                    .map(|d| text("description", d))
+                    .transpose()?,
+                quantity: input
+                    .quantity
+                    .as_deref()
+                    .map(|q| parsed::<Quantity>("quantity", q))
+                    .transpose()?,
+                unit_price: input
+                    .unit_price
+                    .as_deref()
+                    .map(|p| parsed::<Money>("unitPrice", p))
+                    .transpose()?,
+                tax_rate: input
+                    .tax_rate
+                    .as_deref()
+                    .map(|t| parsed::<TaxRate>("taxRate", t))
+                    .transpose()?,
                 mechanic_id: match input.mechanic_id {
                     async_graphql::MaybeUndefined::Undefined => None,
                     async_graphql::MaybeUndefined::Null => Some(None),
@@ -312,7 +382,11 @@ impl WorkflowMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
-    async fn remove_work_order_line(&self, ctx: &Context<'_>, input: RemoveLineInput) -> Result<WorkOrderPayload> {
+    async fn remove_work_order_line(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveLineInput,
+    ) -> Result<WorkOrderPayload> {
         let r = async {
             let line = ids::decode_as("WorkOrderLine", &input.line_id, "lineId")?;
             let s = state(ctx);
@@ -325,7 +399,11 @@ impl WorkflowMutation {
 
     /// Moves the order along its workflow; each target status is a permission of its own.
     #[graphql(guard = "Require::any_transition()")]
-    async fn transition_work_order(&self, ctx: &Context<'_>, input: TransitionWorkOrderInput) -> Result<WorkOrderPayload> {
+    async fn transition_work_order(
+        &self,
+        ctx: &Context<'_>,
+        input: TransitionWorkOrderInput,
+    ) -> Result<WorkOrderPayload> {
         let r = async {
             let id = wo_id(&input.id, "id")?;
             let approval = input
@@ -338,20 +416,37 @@ impl WorkflowMutation {
                 })
                 .transpose()?;
             let perm = Perm::transition_to(input.to).ok_or_else(|| {
-                AppError::invalid("to", "illegal_transition", "no work order goes back to draft")
+                AppError::invalid(
+                    "to",
+                    "illegal_transition",
+                    "no work order goes back to draft",
+                )
             })?;
             let wo = authorise_work_order(ctx, id, Perm::WorkOrderRead)
                 .await
                 .or(authorise_work_order(ctx, id, Perm::WorkOrderReadAssigned).await)?;
             authorise_location(ctx, perm, Some(wo.location_id))?;
-            work_orders::transition(&state(ctx).db, &caller(ctx), id, input.version, input.to, opt_text(input.note), approval).await
+            work_orders::transition(
+                &state(ctx).db,
+                &caller(ctx),
+                id,
+                input.version,
+                input.to,
+                opt_text(input.note),
+                approval,
+            )
+            .await
         };
         wo_payload(r.await)
     }
 
     /// Issues the invoice of a ready or closed work order (again, after a void).
     #[graphql(guard = "Require::perm(Perm::InvoiceIssue)")]
-    async fn issue_invoice(&self, ctx: &Context<'_>, input: IssueInvoiceInput) -> Result<InvoicePayload> {
+    async fn issue_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueInvoiceInput,
+    ) -> Result<InvoicePayload> {
         let r = async {
             let id = wo_id(&input.work_order_id, "workOrderId")?;
             authorise_work_order(ctx, id, Perm::InvoiceIssue)
@@ -363,7 +458,11 @@ impl WorkflowMutation {
     }
 
     #[graphql(guard = "Require::perm(Perm::InvoiceVoid)")]
-    async fn void_invoice(&self, ctx: &Context<'_>, input: VoidInvoiceInput) -> Result<InvoicePayload> {
+    async fn void_invoice(
+        &self,
+        ctx: &Context<'_>,
+        input: VoidInvoiceInput,
+    ) -> Result<InvoicePayload> {
         let r = async {
             let id = ids::decode_as("Invoice", &input.id, "id")?;
             let reason = text("reason", &input.reason)?;
@@ -375,7 +474,11 @@ impl WorkflowMutation {
 
     /// Records a payment; safe to retry with the same idempotency key.
     #[graphql(guard = "Require::perm(Perm::PaymentRecord)")]
-    async fn record_payment(&self, ctx: &Context<'_>, input: RecordPaymentInput) -> Result<PaymentPayload> {
+    async fn record_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordPaymentInput,
+    ) -> Result<PaymentPayload> {
         let r = async {
             let invoice_id = ids::decode_as("Invoice", &input.invoice_id, "invoiceId")?;
             let entry = LedgerEntry {
@@ -398,7 +501,11 @@ impl WorkflowMutation {
 
     /// Refunds all or part of a payment: a negative entry pointing at it; never more than was paid.
     #[graphql(guard = "Require::perm(Perm::PaymentRefund)")]
-    async fn refund_payment(&self, ctx: &Context<'_>, input: RefundPaymentInput) -> Result<PaymentPayload> {
+    async fn refund_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundPaymentInput,
+    ) -> Result<PaymentPayload> {
         let r = async {
             let payment_id = ids::decode_as("Payment", &input.payment_id, "paymentId")?;
             let entry = LedgerEntry {
@@ -429,15 +536,31 @@ fn maybe<T>(v: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-async fn delete_or_restore(ctx: &Context<'_>, input: RecordVersionInput, delete: bool) -> AppResult<entity::work_orders::Model> {
+async fn delete_or_restore(
+    ctx: &Context<'_>,
+    input: RecordVersionInput,
+    delete: bool,
+) -> AppResult<entity::work_orders::Model> {
     let id = wo_id(&input.id, "id")?;
     authorise_work_order(ctx, id, Perm::WorkOrderDelete).await?;
     work_orders::set_deleted(&state(ctx).db, &caller(ctx), id, input.version, delete).await
 }
 
-async fn mechanic(ctx: &Context<'_>, input: MechanicInput, assign: bool) -> AppResult<entity::work_orders::Model> {
+async fn mechanic(
+    ctx: &Context<'_>,
+    input: MechanicInput,
+    assign: bool,
+) -> AppResult<entity::work_orders::Model> {
     let id = wo_id(&input.work_order_id, "workOrderId")?;
     let user = ids::decode_as("User", &input.user_id, "userId")?;
     authorise_work_order(ctx, id, Perm::WorkOrderUpdate).await?;
-    work_orders::set_mechanic(&state(ctx).db, &caller(ctx), id, input.version, user, assign).await
+    work_orders::set_mechanic(
+        &state(ctx).db,
+        &caller(ctx),
+        id,
+        input.version,
+        user,
+        assign,
+    )
+    .await
 }

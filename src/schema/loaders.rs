@@ -7,8 +7,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{audit_log, files, invoice_lines, invoices, payments, vehicles, work_order_lines, work_order_mechanics,
-    work_order_status_changes, work_orders,
+use entity::{
+    audit_log, files, invoice_lines, invoices, payments, vehicles, work_order_lines,
+    work_order_mechanics, work_order_status_changes, work_orders,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;

@@ -234,9 +234,18 @@ pub fn authorise_location(ctx: &Context<'_>, p: Perm, location: Option<Uuid>) ->
 }
 
 /// Before a write: the caller sees this work order (live or deleted) and holds `p` at its location.
-pub async fn authorise_work_order(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<work_orders::Model> {
+pub async fn authorise_work_order(
+    ctx: &Context<'_>,
+    id: Uuid,
+    p: Perm,
+) -> AppResult<work_orders::Model> {
     match raw::<work_orders::Entity, via::Node>(ctx, id).await? {
-        Some(wo) if access(ctx).can_at(p, Some(wo.location_id)) && work_order_visible(ctx, &wo).await? => Ok(wo),
+        Some(wo)
+            if access(ctx).can_at(p, Some(wo.location_id))
+                && work_order_visible(ctx, &wo).await? =>
+        {
+            Ok(wo)
+        }
         _ => Err(crate::error::AppError::NotFound),
     }
 }
@@ -244,7 +253,12 @@ pub async fn authorise_work_order(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppRe
 /// Before a write: the caller sees this invoice and holds `p` at its location.
 pub async fn authorise_invoice(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<invoices::Model> {
     match raw::<invoices::Entity, via::Node>(ctx, id).await? {
-        Some(i) if access(ctx).can_at(p, Some(i.location_id)) && access(ctx).can_at(Perm::InvoiceRead, Some(i.location_id)) => Ok(i),
+        Some(i)
+            if access(ctx).can_at(p, Some(i.location_id))
+                && access(ctx).can_at(Perm::InvoiceRead, Some(i.location_id)) =>
+        {
+            Ok(i)
+        }
         _ => Err(crate::error::AppError::NotFound),
     }
 }

@@ -238,7 +238,11 @@ impl Customer {
 impl Customer {
     /// Who changed this record and how, newest first.
     #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
-    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: i32,
+    ) -> Result<Vec<AuditEntry>> {
         history(ctx, self.0.id, limit).await
     }
     async fn id(&self) -> ID {
@@ -348,7 +352,11 @@ pub struct Vehicle(pub vehicles::Model);
 impl Vehicle {
     /// Who changed this record and how, newest first.
     #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
-    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: i32,
+    ) -> Result<Vec<AuditEntry>> {
         history(ctx, self.0.id, limit).await
     }
     async fn id(&self) -> ID {
@@ -485,7 +493,11 @@ impl WorkOrder {
 impl WorkOrder {
     /// Who changed this record and how, newest first.
     #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
-    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: i32,
+    ) -> Result<Vec<AuditEntry>> {
         history(ctx, self.0.id, limit).await
     }
     async fn id(&self) -> ID {
@@ -734,7 +746,11 @@ pub struct Invoice(pub invoices::Model);
 impl Invoice {
     /// Who changed this record and how, newest first.
     #[graphql(guard = "crate::auth::guard::Require::perm(Perm::AuditRead)")]
-    async fn history(&self, ctx: &Context<'_>, #[graphql(default = 20)] limit: i32) -> Result<Vec<AuditEntry>> {
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] limit: i32,
+    ) -> Result<Vec<AuditEntry>> {
         history(ctx, self.0.id, limit).await
     }
     async fn id(&self) -> ID {

@@ -28,9 +28,14 @@ pub async fn issue(db: &Db, caller: &Caller, work_order: Uuid) -> AppResult<invo
         .one(&tx)
         .await?
         .ok_or_else(|| AppError::invalid("workOrderId", "not_found", "no such work order"))?;
-    let status = WorkOrderStatus::from_stored(&wo.status).ok_or_else(|| crate::schema::corrupt("work order status", &wo.status))?;
+    let status = WorkOrderStatus::from_stored(&wo.status)
+        .ok_or_else(|| crate::schema::corrupt("work order status", &wo.status))?;
     if !matches!(status, WorkOrderStatus::Ready | WorkOrderStatus::Closed) {
-        return Err(AppError::invalid("workOrderId", "work_order_not_ready", "invoice a work order once it is ready or closed"));
+        return Err(AppError::invalid(
+            "workOrderId",
+            "work_order_not_ready",
+            "invoice a work order once it is ready or closed",
+        ));
     }
     let replaces = invoices::Entity::find()
         .filter(invoices::Column::WorkOrderId.eq(work_order))
@@ -100,14 +105,28 @@ pub async fn issue(db: &Db, caller: &Caller, work_order: Uuid) -> AppResult<invo
 }
 
 /// Voids an invoice nothing is paid on (refund first), with a reason.
-pub async fn void(db: &Db, caller: &Caller, id: Uuid, version: i32, reason: NonEmpty) -> AppResult<invoices::Model> {
+pub async fn void(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    reason: NonEmpty,
+) -> AppResult<invoices::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<invoices::Entity, _>(&tx, id, version, Liveness::Live).await?;
     if before.status == InvoiceStatus::Void.as_str() {
-        return Err(AppError::invalid("id", "invoice_void", "the invoice is already void"));
+        return Err(AppError::invalid(
+            "id",
+            "invoice_void",
+            "the invoice is already void",
+        ));
     }
     if before.paid_minor != 0 {
-        return Err(AppError::invalid("id", "invoice_has_payments", "refund the payments before voiding"));
+        return Err(AppError::invalid(
+            "id",
+            "invoice_has_payments",
+            "refund the payments before voiding",
+        ));
     }
     let mut a = before.clone().into_active_model();
     a.status = Set(InvoiceStatus::Void.as_str().to_owned());
@@ -115,29 +134,39 @@ pub async fn void(db: &Db, caller: &Caller, id: Uuid, version: i32, reason: NonE
     a.void_reason = Set(Some(reason.into_inner()));
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    audit::record(&tx, caller, "invoice", id, "void", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "invoice",
+        id,
+        "void",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 pub async fn find_any(db: &Db, id: Uuid) -> AppResult<invoices::Model> {
-    invoices::Entity::find_by_id(id).one(&db.conn).await?.ok_or(AppError::NotFound)
+    invoices::Entity::find_by_id(id)
+        .one(&db.conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 pub async fn payment(db: &Db, id: Uuid) -> AppResult<payments::Model> {
-    payments::Entity::find_by_id(id).one(&db.conn).await?.ok_or(AppError::NotFound)
+    payments::Entity::find_by_id(id)
+        .one(&db.conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// What a payment or refund request is: retries must send the same.
 #[derive(Debug, Clone)]
 pub enum Movement {
-    Payment {
-        invoice_id: Uuid,
-        method: String,
-    },
-    Refund {
-        payment_id: Uuid,
-    },
+    Payment { invoice_id: Uuid, method: String },
+    Refund { payment_id: Uuid },
 }
 
 #[derive(Debug, Clone)]
@@ -152,7 +181,9 @@ pub struct LedgerEntry {
 impl LedgerEntry {
     fn request_hash(&self) -> String {
         let what = match &self.movement {
-            Movement::Payment { invoice_id, method } => json!({ "pay": invoice_id, "method": method }),
+            Movement::Payment { invoice_id, method } => {
+                json!({ "pay": invoice_id, "method": method })
+            }
             Movement::Refund { payment_id } => json!({ "refund": payment_id }),
         };
         let body = json!({ "what": what, "amount": self.amount.minor(), "reference": self.reference, "receivedAt": self.received_at });
@@ -160,7 +191,11 @@ impl LedgerEntry {
     }
 }
 
-async fn replay<C: ConnectionTrait>(conn: &C, key: &str, hash: &str) -> AppResult<Option<payments::Model>> {
+async fn replay<C: ConnectionTrait>(
+    conn: &C,
+    key: &str,
+    hash: &str,
+) -> AppResult<Option<payments::Model>> {
     let found = payments::Entity::find()
         .filter(payments::Column::IdempotencyKey.eq(key))
         .one(conn)
@@ -192,7 +227,11 @@ fn status_for(paid: i64, total: i64) -> InvoiceStatus {
 pub async fn record(db: &Db, caller: &Caller, entry: LedgerEntry) -> AppResult<payments::Model> {
     let key = entry.idempotency_key.trim().to_owned();
     if key.len() < 8 || key.len() > 100 {
-        return Err(AppError::invalid("idempotencyKey", "invalid_idempotency_key", "an idempotency key has 8 to 100 characters"));
+        return Err(AppError::invalid(
+            "idempotencyKey",
+            "invalid_idempotency_key",
+            "an idempotency key has 8 to 100 characters",
+        ));
     }
     let hash = entry.request_hash();
     if let Some(done) = replay(&db.conn, &key, &hash).await? {
@@ -200,20 +239,39 @@ pub async fn record(db: &Db, caller: &Caller, entry: LedgerEntry) -> AppResult<p
     }
     match write(db, caller, &entry, &key, &hash).await {
         // Another request with this key won the race: answer as a retry would be answered.
-        Err(e) if e.code() == "idempotency_key_reused" => replay(&db.conn, &key, &hash).await?.ok_or(e),
+        Err(e) if e.code() == "idempotency_key_reused" => {
+            replay(&db.conn, &key, &hash).await?.ok_or(e)
+        }
         other => other,
     }
 }
 
-async fn write(db: &Db, caller: &Caller, entry: &LedgerEntry, key: &str, hash: &str) -> AppResult<payments::Model> {
+async fn write(
+    db: &Db,
+    caller: &Caller,
+    entry: &LedgerEntry,
+    key: &str,
+    hash: &str,
+) -> AppResult<payments::Model> {
     if entry.amount.minor() <= 0 {
-        return Err(AppError::invalid("amount", "invalid_amount", "the amount must be positive"));
+        return Err(AppError::invalid(
+            "amount",
+            "invalid_amount",
+            "the amount must be positive",
+        ));
     }
     let tx = db.write_tx().await?;
     let (invoice_id, refund_of, method, signed) = match &entry.movement {
         Movement::Payment { invoice_id, method } => {
-            if reference::active_entry(&tx, "payment_methods", method).await?.is_none() {
-                return Err(AppError::invalid("method", "unknown_payment_method", format!("`{method}` is not an active payment method")));
+            if reference::active_entry(&tx, "payment_methods", method)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::invalid(
+                    "method",
+                    "unknown_payment_method",
+                    format!("`{method}` is not an active payment method"),
+                ));
             }
             (*invoice_id, None, method.clone(), entry.amount.minor())
         }
@@ -223,9 +281,18 @@ async fn write(db: &Db, caller: &Caller, entry: &LedgerEntry, key: &str, hash: &
                 .await?
                 .ok_or_else(|| AppError::invalid("paymentId", "not_found", "no such payment"))?;
             if original.refund_of_id.is_some() {
-                return Err(AppError::invalid("paymentId", "not_refundable", "a refund cannot be refunded"));
+                return Err(AppError::invalid(
+                    "paymentId",
+                    "not_refundable",
+                    "a refund cannot be refunded",
+                ));
             }
-            (original.invoice_id, Some(original), String::new(), -entry.amount.minor())
+            (
+                original.invoice_id,
+                Some(original),
+                String::new(),
+                -entry.amount.minor(),
+            )
         }
     };
     let inv = invoices::Entity::find_by_id(invoice_id)
@@ -239,7 +306,11 @@ async fn write(db: &Db, caller: &Caller, entry: &LedgerEntry, key: &str, hash: &
         return Ok(done);
     }
     if !matches!(inv.status.as_str(), "issued" | "partially_paid" | "paid") {
-        return Err(AppError::invalid("invoiceId", "invoice_not_payable", format!("an invoice that is {} takes no payments", inv.status)));
+        return Err(AppError::invalid(
+            "invoiceId",
+            "invoice_not_payable",
+            format!("an invoice that is {} takes no payments", inv.status),
+        ));
     }
     let method = match &refund_of {
         None => {
@@ -247,7 +318,10 @@ async fn write(db: &Db, caller: &Caller, entry: &LedgerEntry, key: &str, hash: &
                 return Err(AppError::invalid(
                     "amount",
                     "overpayment",
-                    format!("the balance is {}", Money::from_minor(inv.total_minor - inv.paid_minor)),
+                    format!(
+                        "the balance is {}",
+                        Money::from_minor(inv.total_minor - inv.paid_minor)
+                    ),
                 ));
             }
             method
@@ -264,7 +338,10 @@ async fn write(db: &Db, caller: &Caller, entry: &LedgerEntry, key: &str, hash: &
                 return Err(AppError::invalid(
                     "amount",
                     "refund_exceeds_payment",
-                    format!("at most {} of this payment is left to refund", Money::from_minor(original.amount_minor - refunded)),
+                    format!(
+                        "at most {} of this payment is left to refund",
+                        Money::from_minor(original.amount_minor - refunded)
+                    ),
                 ));
             }
             original.method_code.clone()
@@ -296,7 +373,11 @@ async fn write(db: &Db, caller: &Caller, entry: &LedgerEntry, key: &str, hash: &
     let after = a.update(&tx).await?;
     let mut d = audit::diff(Some(&before), Some(&after))?;
     d["payment"] = json!(row);
-    let action = if refund_of.is_some() { "refund" } else { "payment" };
+    let action = if refund_of.is_some() {
+        "refund"
+    } else {
+        "payment"
+    };
     audit::event(&tx, caller, "invoice", Some(after.id), action, d).await?;
     tx.commit().await?;
     Ok(row)

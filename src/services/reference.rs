@@ -42,20 +42,65 @@ pub struct SettingDef {
 }
 
 pub const SETTINGS: &[SettingDef] = &[
-    SettingDef { key: "tax_rate", label: "Tax rate", description: "Default tax rate of new lines, in percent.", kind: SettingType::TaxRate, default: "0" },
-    SettingDef { key: "currency", label: "Currency", description: "The shop's one currency.", kind: SettingType::Currency, default: "USD" },
-    SettingDef { key: "labour_rate", label: "Labour rate", description: "Default price of an hour of labour.", kind: SettingType::Money, default: "0.00" },
-    SettingDef { key: "work_order_prefix", label: "Work-order number prefix", description: "Put before every work-order number.", kind: SettingType::Prefix, default: "WO-" },
-    SettingDef { key: "invoice_prefix", label: "Invoice number prefix", description: "Put before every invoice number.", kind: SettingType::Prefix, default: "INV-" },
-    SettingDef { key: "upload_max_bytes", label: "Largest upload", description: "The largest file staff may attach, in bytes (up to 100 MiB).", kind: SettingType::Bytes, default: "20971520" },
-    SettingDef { key: "upload_content_types", label: "Allowed file types", description: "MIME types staff may attach.", kind: SettingType::ContentTypes, default: "image/jpeg,image/png,application/pdf" },
+    SettingDef {
+        key: "tax_rate",
+        label: "Tax rate",
+        description: "Default tax rate of new lines, in percent.",
+        kind: SettingType::TaxRate,
+        default: "0",
+    },
+    SettingDef {
+        key: "currency",
+        label: "Currency",
+        description: "The shop's one currency.",
+        kind: SettingType::Currency,
+        default: "USD",
+    },
+    SettingDef {
+        key: "labour_rate",
+        label: "Labour rate",
+        description: "Default price of an hour of labour.",
+        kind: SettingType::Money,
+        default: "0.00",
+    },
+    SettingDef {
+        key: "work_order_prefix",
+        label: "Work-order number prefix",
+        description: "Put before every work-order number.",
+        kind: SettingType::Prefix,
+        default: "WO-",
+    },
+    SettingDef {
+        key: "invoice_prefix",
+        label: "Invoice number prefix",
+        description: "Put before every invoice number.",
+        kind: SettingType::Prefix,
+        default: "INV-",
+    },
+    SettingDef {
+        key: "upload_max_bytes",
+        label: "Largest upload",
+        description: "The largest file staff may attach, in bytes (up to 100 MiB).",
+        kind: SettingType::Bytes,
+        default: "20971520",
+    },
+    SettingDef {
+        key: "upload_content_types",
+        label: "Allowed file types",
+        description: "MIME types staff may attach.",
+        kind: SettingType::ContentTypes,
+        default: "image/jpeg,image/png,application/pdf",
+    },
 ];
 
 fn def(key: &str) -> AppResult<&'static SettingDef> {
-    SETTINGS
-        .iter()
-        .find(|d| d.key == key)
-        .ok_or_else(|| AppError::invalid("key", "unknown_setting", format!("no setting named `{key}`")))
+    SETTINGS.iter().find(|d| d.key == key).ok_or_else(|| {
+        AppError::invalid(
+            "key",
+            "unknown_setting",
+            format!("no setting named `{key}`"),
+        )
+    })
 }
 
 /// Checks a value written as text and returns it as stored (JSON) and as shown (text).
@@ -94,8 +139,16 @@ pub fn parse_setting(kind: SettingType, raw: &str) -> AppResult<(Value, String)>
             (json!(n), n.to_string())
         }
         SettingType::ContentTypes => {
-            let types: Vec<String> = raw.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect();
-            if types.is_empty() || types.iter().any(|t| t.split('/').count() != 2 || t.contains(' ')) {
+            let types: Vec<String> = raw
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if types.is_empty()
+                || types
+                    .iter()
+                    .any(|t| t.split('/').count() != 2 || t.contains(' '))
+            {
                 return Err(bad("MIME types like image/jpeg, separated by commas"));
             }
             (json!(types), types.join(","))
@@ -106,7 +159,11 @@ pub fn parse_setting(kind: SettingType, raw: &str) -> AppResult<(Value, String)>
 fn shown(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
         other => other.to_string(),
     }
 }
@@ -125,8 +182,16 @@ pub async fn all(db: &Db) -> AppResult<Vec<Setting>> {
     Ok(SETTINGS
         .iter()
         .map(|d| match rows.iter().find(|r| r.key == d.key) {
-            Some(r) => Setting { def: d, value: shown(&r.value), version: r.version },
-            None => Setting { def: d, value: d.default.to_owned(), version: 0 },
+            Some(r) => Setting {
+                def: d,
+                value: shown(&r.value),
+                version: r.version,
+            },
+            None => Setting {
+                def: d,
+                value: d.default.to_owned(),
+                version: 0,
+            },
         })
         .collect())
 }
@@ -141,7 +206,13 @@ pub async fn text<C: ConnectionTrait>(conn: &C, key: &str) -> AppResult<String> 
         .map_or_else(|| d.default.to_owned(), |r| shown(&r.value)))
 }
 
-pub async fn update(db: &Db, caller: &Caller, key: &str, raw: &str, version: i32) -> AppResult<Setting> {
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    key: &str,
+    raw: &str,
+    version: i32,
+) -> AppResult<Setting> {
     let d = def(key)?;
     let (value, text) = parse_setting(d.kind, raw)?;
     let tx = db.write_tx().await?;
@@ -152,7 +223,9 @@ pub async fn update(db: &Db, caller: &Caller, key: &str, raw: &str, version: i32
         .await?;
     let current = existing.as_ref().map_or(0, |r| r.version);
     if current != version {
-        return Err(AppError::Conflict { field: vec!["version".into()] });
+        return Err(AppError::Conflict {
+            field: vec!["version".into()],
+        });
     }
     let now = Utc::now();
     let after = match existing.clone() {
@@ -178,24 +251,82 @@ pub async fn update(db: &Db, caller: &Caller, key: &str, raw: &str, version: i32
         }
     };
     let before = existing.map_or_else(|| json!(d.default), |r| r.value);
-    audit::event(&tx, caller, "setting", Some(after.id), "update", json!({ "before": { key: before }, "after": { key: after.value } })).await?;
+    audit::event(
+        &tx,
+        caller,
+        "setting",
+        Some(after.id),
+        "update",
+        json!({ "before": { key: before }, "after": { key: after.value } }),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Setting { def: d, value: text, version: after.version })
+    Ok(Setting {
+        def: d,
+        value: text,
+        version: after.version,
+    })
 }
 
-type DirectorySeed = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type DirectorySeed = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 const DIRECTORIES: &[DirectorySeed] = &[
-    ("payment_methods", "Payment methods", &[("cash", "Cash"), ("card", "Card"), ("bank_transfer", "Bank transfer")]),
-    ("service_types", "Service types", &[("maintenance", "Maintenance"), ("repair", "Repair"), ("inspection", "Inspection"), ("tyres", "Tyres")]),
-    ("car_makes", "Car makes", &[("honda", "Honda"), ("toyota", "Toyota"), ("vw", "Volkswagen"), ("bmw", "BMW"), ("hyundai", "Hyundai"), ("renault", "Renault")]),
-    ("part_categories", "Part categories", &[("brakes", "Brakes"), ("filters", "Filters"), ("fluids", "Fluids"), ("electrical", "Electrical")]),
+    (
+        "payment_methods",
+        "Payment methods",
+        &[
+            ("cash", "Cash"),
+            ("card", "Card"),
+            ("bank_transfer", "Bank transfer"),
+        ],
+    ),
+    (
+        "service_types",
+        "Service types",
+        &[
+            ("maintenance", "Maintenance"),
+            ("repair", "Repair"),
+            ("inspection", "Inspection"),
+            ("tyres", "Tyres"),
+        ],
+    ),
+    (
+        "car_makes",
+        "Car makes",
+        &[
+            ("honda", "Honda"),
+            ("toyota", "Toyota"),
+            ("vw", "Volkswagen"),
+            ("bmw", "BMW"),
+            ("hyundai", "Hyundai"),
+            ("renault", "Renault"),
+        ],
+    ),
+    (
+        "part_categories",
+        "Part categories",
+        &[
+            ("brakes", "Brakes"),
+            ("filters", "Filters"),
+            ("fluids", "Fluids"),
+            ("electrical", "Electrical"),
+        ],
+    ),
 ];
 
 /// Creates the standard directories with their starting entries, once. Idempotent.
 pub async fn seed_directories(db: &Db) -> AppResult<()> {
     let tx = db.write_tx().await?;
-    let have: Vec<String> = directories::Entity::find().all(&tx).await?.into_iter().map(|d| d.code).collect();
+    let have: Vec<String> = directories::Entity::find()
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
     let now = Utc::now();
     for (code, name, entries) in DIRECTORIES {
         if have.iter().any(|h| h == code) {
@@ -236,20 +367,39 @@ pub async fn seed_directories(db: &Db) -> AppResult<()> {
 }
 
 pub async fn directories(db: &Db) -> AppResult<Vec<directories::Model>> {
-    Ok(directories::Entity::find().order_by_asc(directories::Column::Name).all(&db.conn).await?)
+    Ok(directories::Entity::find()
+        .order_by_asc(directories::Column::Name)
+        .all(&db.conn)
+        .await?)
 }
 
-pub async fn entries(db: &Db, directory: Uuid, include_inactive: bool) -> AppResult<Vec<directory_entries::Model>> {
-    let mut q = directory_entries::Entity::find().filter(directory_entries::Column::DirectoryId.eq(directory));
+pub async fn entries(
+    db: &Db,
+    directory: Uuid,
+    include_inactive: bool,
+) -> AppResult<Vec<directory_entries::Model>> {
+    let mut q = directory_entries::Entity::find()
+        .filter(directory_entries::Column::DirectoryId.eq(directory));
     if !include_inactive {
         q = q.filter(directory_entries::Column::Active.eq(true));
     }
-    Ok(q.order_by_asc(directory_entries::Column::SortOrder).order_by_asc(directory_entries::Column::Label).all(&db.conn).await?)
+    Ok(q.order_by_asc(directory_entries::Column::SortOrder)
+        .order_by_asc(directory_entries::Column::Label)
+        .all(&db.conn)
+        .await?)
 }
 
 /// An active entry of a directory, by code: how payments name their method.
-pub async fn active_entry<C: ConnectionTrait>(conn: &C, directory: &str, code: &str) -> AppResult<Option<directory_entries::Model>> {
-    let Some(dir) = directories::Entity::find().filter(directories::Column::Code.eq(directory)).one(conn).await? else {
+pub async fn active_entry<C: ConnectionTrait>(
+    conn: &C,
+    directory: &str,
+    code: &str,
+) -> AppResult<Option<directory_entries::Model>> {
+    let Some(dir) = directories::Entity::find()
+        .filter(directories::Column::Code.eq(directory))
+        .one(conn)
+        .await?
+    else {
         return Ok(None);
     };
     Ok(directory_entries::Entity::find()
@@ -269,13 +419,29 @@ pub struct EntryChanges {
 
 fn entry_code(raw: &str) -> AppResult<String> {
     let c = raw.trim().to_ascii_lowercase();
-    if c.is_empty() || c.len() > 40 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(AppError::invalid("code", "invalid_code", "a code is up to 40 letters, digits, dashes or underscores"));
+    if c.is_empty()
+        || c.len() > 40
+        || !c
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(AppError::invalid(
+            "code",
+            "invalid_code",
+            "a code is up to 40 letters, digits, dashes or underscores",
+        ));
     }
     Ok(c)
 }
 
-pub async fn create_entry(db: &Db, caller: &Caller, directory: &str, code: &str, label: NonEmpty, sort_order: i32) -> AppResult<directory_entries::Model> {
+pub async fn create_entry(
+    db: &Db,
+    caller: &Caller,
+    directory: &str,
+    code: &str,
+    label: NonEmpty,
+    sort_order: i32,
+) -> AppResult<directory_entries::Model> {
     let code = entry_code(code)?;
     let tx = db.write_tx().await?;
     let dir = directories::Entity::find()
@@ -297,12 +463,27 @@ pub async fn create_entry(db: &Db, caller: &Caller, directory: &str, code: &str,
     }
     .insert(&tx)
     .await?;
-    audit::record(&tx, caller, "directory_entry", row.id, "create", None, Some(&row)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "directory_entry",
+        row.id,
+        "create",
+        None,
+        Some(&row),
+    )
+    .await?;
     tx.commit().await?;
     Ok(row)
 }
 
-pub async fn update_entry(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: EntryChanges) -> AppResult<directory_entries::Model> {
+pub async fn update_entry(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    ch: EntryChanges,
+) -> AppResult<directory_entries::Model> {
     let tx = db.write_tx().await?;
     let before = directory_entries::Entity::find_by_id(id)
         .lock_exclusive()
@@ -310,7 +491,9 @@ pub async fn update_entry(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: 
         .await?
         .ok_or(AppError::NotFound)?;
     if before.version != version {
-        return Err(AppError::Conflict { field: vec!["version".into()] });
+        return Err(AppError::Conflict {
+            field: vec!["version".into()],
+        });
     }
     let mut a = before.clone().into_active_model();
     if let Some(l) = ch.label {
@@ -324,7 +507,16 @@ pub async fn update_entry(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: 
     }
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    audit::record(&tx, caller, "directory_entry", id, "update", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "directory_entry",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

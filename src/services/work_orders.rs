@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    customers, location_counters, locations, users, vehicles, work_order_lines, work_order_mechanics,
-    work_order_status_changes, work_orders,
+    customers, location_counters, locations, users, vehicles, work_order_lines,
+    work_order_mechanics, work_order_status_changes, work_orders,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -24,7 +24,11 @@ use crate::error::{AppError, AppResult};
 
 /// The next number of `kind` (`work_order` or `invoice`) at a location. The counter row is updated inside the
 /// caller's transaction, so concurrent creations queue on it and a rolled-back one leaves no gap.
-pub async fn next_number<C: ConnectionTrait>(conn: &C, location: Uuid, kind: &str) -> AppResult<i64> {
+pub async fn next_number<C: ConnectionTrait>(
+    conn: &C,
+    location: Uuid,
+    kind: &str,
+) -> AppResult<i64> {
     let now = Utc::now();
     location_counters::Entity::insert(location_counters::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -34,11 +38,17 @@ pub async fn next_number<C: ConnectionTrait>(conn: &C, location: Uuid, kind: &st
         kind: Set(kind.to_owned()),
         last_value: Set(0),
     })
-    .on_conflict_do_nothing_on([location_counters::Column::LocationId, location_counters::Column::Kind])
+    .on_conflict_do_nothing_on([
+        location_counters::Column::LocationId,
+        location_counters::Column::Kind,
+    ])
     .exec(conn)
     .await?;
     let rows = location_counters::Entity::update_many()
-        .col_expr(location_counters::Column::LastValue, Expr::col(location_counters::Column::LastValue).add(1))
+        .col_expr(
+            location_counters::Column::LastValue,
+            Expr::col(location_counters::Column::LastValue).add(1),
+        )
         .col_expr(location_counters::Column::UpdatedAt, Expr::value(now))
         .filter(location_counters::Column::LocationId.eq(location))
         .filter(location_counters::Column::Kind.eq(kind))
@@ -97,14 +107,19 @@ pub struct Approval {
 }
 
 fn status_of(wo: &work_orders::Model) -> AppResult<WorkOrderStatus> {
-    WorkOrderStatus::from_stored(&wo.status).ok_or_else(|| crate::schema::corrupt("work order status", &wo.status))
+    WorkOrderStatus::from_stored(&wo.status)
+        .ok_or_else(|| crate::schema::corrupt("work order status", &wo.status))
 }
 
 fn editable(wo: &work_orders::Model) -> AppResult<()> {
     if status_of(wo)?.is_editable() {
         Ok(())
     } else {
-        Err(AppError::invalid("id", "work_order_locked", format!("a work order that is {} cannot be edited", wo.status)))
+        Err(AppError::invalid(
+            "id",
+            "work_order_locked",
+            format!("a work order that is {} cannot be edited", wo.status),
+        ))
     }
 }
 
@@ -144,15 +159,27 @@ pub async fn create(db: &Db, caller: &Caller, new: NewWorkOrder) -> AppResult<wo
         .await?
         .ok_or_else(|| AppError::invalid("vehicleId", "not_found", "no such vehicle"))?;
     if vehicle.customer_id != new.customer_id {
-        return Err(AppError::invalid("vehicleId", "vehicle_not_owned", "this vehicle belongs to another customer"));
+        return Err(AppError::invalid(
+            "vehicleId",
+            "vehicle_not_owned",
+            "this vehicle belongs to another customer",
+        ));
     }
     if let (Some(reading), Some(last)) = (new.odometer_in_km, vehicle.odometer_km)
         && reading < last
     {
-        return Err(AppError::invalid("odometerInKm", "odometer_decreased", format!("the vehicle last read {last} km")));
+        return Err(AppError::invalid(
+            "odometerInKm",
+            "odometer_decreased",
+            format!("the vehicle last read {last} km"),
+        ));
     }
     if new.odometer_in_km.is_some_and(|r| r < 0) {
-        return Err(AppError::invalid("odometerInKm", "invalid_odometer", "a reading cannot be negative"));
+        return Err(AppError::invalid(
+            "odometerInKm",
+            "invalid_odometer",
+            "a reading cannot be negative",
+        ));
     }
     let seq = next_number(&tx, new.location_id, "work_order").await?;
     let prefix = reference::text(&tx, "work_order_prefix").await?;
@@ -211,7 +238,14 @@ pub async fn create(db: &Db, caller: &Caller, new: NewWorkOrder) -> AppResult<wo
     Ok(wo)
 }
 
-async fn record_status<C: ConnectionTrait>(conn: &C, caller: &Caller, wo: Uuid, from: Option<WorkOrderStatus>, to: WorkOrderStatus, note: Option<String>) -> AppResult<()> {
+async fn record_status<C: ConnectionTrait>(
+    conn: &C,
+    caller: &Caller,
+    wo: Uuid,
+    from: Option<WorkOrderStatus>,
+    to: WorkOrderStatus,
+    note: Option<String>,
+) -> AppResult<()> {
     let now = Utc::now();
     work_order_status_changes::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -228,7 +262,13 @@ async fn record_status<C: ConnectionTrait>(conn: &C, caller: &Caller, wo: Uuid, 
     Ok(())
 }
 
-pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: WorkOrderChanges) -> AppResult<work_orders::Model> {
+pub async fn update(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    ch: WorkOrderChanges,
+) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<work_orders::Entity, _>(&tx, id, version, Liveness::Live).await?;
     editable(&before)?;
@@ -247,13 +287,29 @@ pub async fn update(db: &Db, caller: &Caller, id: Uuid, version: i32, ch: WorkOr
     }
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    audit::record(&tx, caller, "work_order", id, "update", Some(&before), Some(&after)).await?;
+    audit::record(
+        &tx,
+        caller,
+        "work_order",
+        id,
+        "update",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// Assigns or unassigns a mechanic (an active member of staff).
-pub async fn set_mechanic(db: &Db, caller: &Caller, id: Uuid, version: i32, user: Uuid, assign: bool) -> AppResult<work_orders::Model> {
+pub async fn set_mechanic(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    user: Uuid,
+    assign: bool,
+) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<work_orders::Entity, _>(&tx, id, version, Liveness::Live).await?;
     editable(&before)?;
@@ -283,7 +339,9 @@ pub async fn set_mechanic(db: &Db, caller: &Caller, id: Uuid, version: i32, user
             .await?;
         }
         (false, Some(row)) => {
-            work_order_mechanics::Entity::delete_by_id(row.id).exec(&tx).await?;
+            work_order_mechanics::Entity::delete_by_id(row.id)
+                .exec(&tx)
+                .await?;
         }
         // Already so: still a change the user asked for, recorded as such.
         _ => {}
@@ -291,8 +349,20 @@ pub async fn set_mechanic(db: &Db, caller: &Caller, id: Uuid, version: i32, user
     let mut a = before.clone().into_active_model();
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
-    let action = if assign { "assign_mechanic" } else { "unassign_mechanic" };
-    audit_change(&tx, caller, action, &before, &after, json!({ "mechanic": user })).await?;
+    let action = if assign {
+        "assign_mechanic"
+    } else {
+        "unassign_mechanic"
+    };
+    audit_change(
+        &tx,
+        caller,
+        action,
+        &before,
+        &after,
+        json!({ "mechanic": user }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -303,26 +373,51 @@ async fn check_mechanic<C: ConnectionTrait>(conn: &C, id: Option<Uuid>) -> AppRe
             .filter(users::Column::DeletedAt.is_null())
             .one(conn)
             .await?
-            .ok_or_else(|| AppError::invalid("mechanicId", "not_found", "no such member of staff"))?;
+            .ok_or_else(|| {
+                AppError::invalid("mechanicId", "not_found", "no such member of staff")
+            })?;
     }
     Ok(())
 }
 
-fn amounts(kind: LineKind, qty: Quantity, price: Money, rate: TaxRate) -> AppResult<(Money, Money)> {
-    line_amounts(kind == LineKind::Discount, qty, price, rate)
-        .ok_or_else(|| AppError::invalid("quantity", "amount_too_large", "the line's amount is too large"))
+fn amounts(
+    kind: LineKind,
+    qty: Quantity,
+    price: Money,
+    rate: TaxRate,
+) -> AppResult<(Money, Money)> {
+    line_amounts(kind == LineKind::Discount, qty, price, rate).ok_or_else(|| {
+        AppError::invalid(
+            "quantity",
+            "amount_too_large",
+            "the line's amount is too large",
+        )
+    })
 }
 
 /// Sums the order's lines into its totals and bumps its version; refuses a negative total.
-async fn retotal<C: ConnectionTrait>(conn: &C, before: &work_orders::Model, version: i32) -> AppResult<work_orders::Model> {
+async fn retotal<C: ConnectionTrait>(
+    conn: &C,
+    before: &work_orders::Model,
+    version: i32,
+) -> AppResult<work_orders::Model> {
     let lines = work_order_lines::Entity::find()
         .filter(work_order_lines::Column::WorkOrderId.eq(before.id))
         .all(conn)
         .await?;
-    let t = Totals::of(lines.iter().map(|l| (Money::from_minor(l.net_minor), Money::from_minor(l.tax_minor))))
-        .ok_or_else(|| AppError::invalid("", "amount_too_large", "the order's total is too large"))?;
+    let t = Totals::of(lines.iter().map(|l| {
+        (
+            Money::from_minor(l.net_minor),
+            Money::from_minor(l.tax_minor),
+        )
+    }))
+    .ok_or_else(|| AppError::invalid("", "amount_too_large", "the order's total is too large"))?;
     if t.total.minor() < 0 || t.tax.minor() < 0 {
-        return Err(AppError::invalid("", "negative_total", "discounts cannot exceed what the order charges"));
+        return Err(AppError::invalid(
+            "",
+            "negative_total",
+            "discounts cannot exceed what the order charges",
+        ));
     }
     let mut a = before.clone().into_active_model();
     a.subtotal_minor = Set(t.subtotal.minor());
@@ -333,22 +428,45 @@ async fn retotal<C: ConnectionTrait>(conn: &C, before: &work_orders::Model, vers
     Ok(a.update(conn).await?)
 }
 
-pub async fn add_line(db: &Db, caller: &Caller, wo_id: Uuid, version: i32, line: NewLine) -> AppResult<work_orders::Model> {
+pub async fn add_line(
+    db: &Db,
+    caller: &Caller,
+    wo_id: Uuid,
+    version: i32,
+    line: NewLine,
+) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
-    let before = lock_versioned::<work_orders::Entity, _>(&tx, wo_id, version, Liveness::Live).await?;
+    let before =
+        lock_versioned::<work_orders::Entity, _>(&tx, wo_id, version, Liveness::Live).await?;
     editable(&before)?;
     check_mechanic(&tx, line.mechanic_id).await?;
     let rate = match line.tax_rate {
         Some(r) => r,
-        None => reference::text(&tx, "tax_rate").await?.parse().map_err(|e| AppError::parse("taxRate", e))?,
+        None => reference::text(&tx, "tax_rate")
+            .await?
+            .parse()
+            .map_err(|e| AppError::parse("taxRate", e))?,
     };
     let price = match (line.unit_price, line.kind) {
         (Some(p), _) => p,
-        (None, LineKind::Labour) => reference::text(&tx, "labour_rate").await?.parse().map_err(|e| AppError::parse("unitPrice", e))?,
-        (None, _) => return Err(AppError::invalid("unitPrice", "required", "a price is required")),
+        (None, LineKind::Labour) => reference::text(&tx, "labour_rate")
+            .await?
+            .parse()
+            .map_err(|e| AppError::parse("unitPrice", e))?,
+        (None, _) => {
+            return Err(AppError::invalid(
+                "unitPrice",
+                "required",
+                "a price is required",
+            ));
+        }
     };
     if price.minor() < 0 {
-        return Err(AppError::invalid("unitPrice", "invalid_money", "a price cannot be negative; use a discount line"));
+        return Err(AppError::invalid(
+            "unitPrice",
+            "invalid_money",
+            "a price cannot be negative; use a discount line",
+        ));
     }
     let (net, tax) = amounts(line.kind, line.quantity, price, rate)?;
     let position = work_order_lines::Entity::find()
@@ -379,13 +497,24 @@ pub async fn add_line(db: &Db, caller: &Caller, wo_id: Uuid, version: i32, line:
     .insert(&tx)
     .await?;
     let after = retotal(&tx, &before, version).await?;
-    audit_change(&tx, caller, "add_line", &before, &after, json!({ "line": row })).await?;
+    audit_change(
+        &tx,
+        caller,
+        "add_line",
+        &before,
+        &after,
+        json!({ "line": row }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 async fn line_of<C: ConnectionTrait>(conn: &C, line: Uuid) -> AppResult<work_order_lines::Model> {
-    work_order_lines::Entity::find_by_id(line).one(conn).await?.ok_or(AppError::NotFound)
+    work_order_lines::Entity::find_by_id(line)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// The work order a line belongs to: what the caller's rights are checked against.
@@ -393,21 +522,42 @@ pub async fn order_of_line(db: &Db, line: Uuid) -> AppResult<Uuid> {
     Ok(line_of(&db.conn, line).await?.work_order_id)
 }
 
-pub async fn update_line(db: &Db, caller: &Caller, line_id: Uuid, version: i32, ch: LineChanges) -> AppResult<work_orders::Model> {
+pub async fn update_line(
+    db: &Db,
+    caller: &Caller,
+    line_id: Uuid,
+    version: i32,
+    ch: LineChanges,
+) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
     let line = line_of(&tx, line_id).await?;
-    let before = lock_versioned::<work_orders::Entity, _>(&tx, line.work_order_id, version, Liveness::Live).await?;
+    let before =
+        lock_versioned::<work_orders::Entity, _>(&tx, line.work_order_id, version, Liveness::Live)
+            .await?;
     editable(&before)?;
     if let Some(m) = ch.mechanic_id {
         check_mechanic(&tx, m).await?;
     }
-    let kind = LineKind::from_stored(&line.kind).ok_or_else(|| crate::schema::corrupt("line kind", &line.kind))?;
-    let qty = ch.quantity.map_or_else(|| Quantity::from_milli(line.quantity_milli).map_err(|e| AppError::parse("quantity", e)), Ok)?;
-    let price = ch.unit_price.unwrap_or(Money::from_minor(line.unit_price_minor));
+    let kind = LineKind::from_stored(&line.kind)
+        .ok_or_else(|| crate::schema::corrupt("line kind", &line.kind))?;
+    let qty = ch.quantity.map_or_else(
+        || Quantity::from_milli(line.quantity_milli).map_err(|e| AppError::parse("quantity", e)),
+        Ok,
+    )?;
+    let price = ch
+        .unit_price
+        .unwrap_or(Money::from_minor(line.unit_price_minor));
     if price.minor() < 0 {
-        return Err(AppError::invalid("unitPrice", "invalid_money", "a price cannot be negative; use a discount line"));
+        return Err(AppError::invalid(
+            "unitPrice",
+            "invalid_money",
+            "a price cannot be negative; use a discount line",
+        ));
     }
-    let rate = ch.tax_rate.map_or_else(|| TaxRate::from_basis_points(line.tax_rate_bp).map_err(|e| AppError::parse("taxRate", e)), Ok)?;
+    let rate = ch.tax_rate.map_or_else(
+        || TaxRate::from_basis_points(line.tax_rate_bp).map_err(|e| AppError::parse("taxRate", e)),
+        Ok,
+    )?;
     let (net, tax) = amounts(kind, qty, price, rate)?;
     let before_line = line.clone();
     let mut a = line.into_active_model();
@@ -430,26 +580,59 @@ pub async fn update_line(db: &Db, caller: &Caller, line_id: Uuid, version: i32, 
     let after_line = a.update(&tx).await?;
     let after = retotal(&tx, &before, version).await?;
     let line_diff = audit::diff(Some(&before_line), Some(&after_line))?;
-    audit_change(&tx, caller, "update_line", &before, &after, json!({ "line": line_diff })).await?;
+    audit_change(
+        &tx,
+        caller,
+        "update_line",
+        &before,
+        &after,
+        json!({ "line": line_diff }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn remove_line(db: &Db, caller: &Caller, line_id: Uuid, version: i32) -> AppResult<work_orders::Model> {
+pub async fn remove_line(
+    db: &Db,
+    caller: &Caller,
+    line_id: Uuid,
+    version: i32,
+) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
     let line = line_of(&tx, line_id).await?;
-    let before = lock_versioned::<work_orders::Entity, _>(&tx, line.work_order_id, version, Liveness::Live).await?;
+    let before =
+        lock_versioned::<work_orders::Entity, _>(&tx, line.work_order_id, version, Liveness::Live)
+            .await?;
     editable(&before)?;
-    work_order_lines::Entity::delete_by_id(line.id).exec(&tx).await?;
+    work_order_lines::Entity::delete_by_id(line.id)
+        .exec(&tx)
+        .await?;
     let after = retotal(&tx, &before, version).await?;
-    audit_change(&tx, caller, "remove_line", &before, &after, json!({ "line": line })).await?;
+    audit_change(
+        &tx,
+        caller,
+        "remove_line",
+        &before,
+        &after,
+        json!({ "line": line }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// Moves the order along its workflow. Illegal moves are `illegal_transition`; approving needs who approved
 /// and how.
-pub async fn transition(db: &Db, caller: &Caller, id: Uuid, version: i32, to: WorkOrderStatus, note: Option<String>, approval: Option<Approval>) -> AppResult<work_orders::Model> {
+pub async fn transition(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    to: WorkOrderStatus,
+    note: Option<String>,
+    approval: Option<Approval>,
+) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
     let before = lock_versioned::<work_orders::Entity, _>(&tx, id, version, Liveness::Live).await?;
     let from = status_of(&before)?;
@@ -457,7 +640,11 @@ pub async fn transition(db: &Db, caller: &Caller, id: Uuid, version: i32, to: Wo
         return Err(AppError::invalid(
             "to",
             "illegal_transition",
-            format!("a work order that is {} cannot become {}", from.as_str(), to.as_str()),
+            format!(
+                "a work order that is {} cannot become {}",
+                from.as_str(),
+                to.as_str()
+            ),
         ));
     }
     let mut a = before.clone().into_active_model();
@@ -465,7 +652,11 @@ pub async fn transition(db: &Db, caller: &Caller, id: Uuid, version: i32, to: Wo
     let now = Utc::now();
     if to == WorkOrderStatus::Approved {
         let approval = approval.ok_or_else(|| {
-            AppError::invalid("approval", "approval_required", "say who approved the estimate and how")
+            AppError::invalid(
+                "approval",
+                "approval_required",
+                "say who approved the estimate and how",
+            )
         })?;
         a.approved_at = Set(Some(now));
         a.approved_by_name = Set(Some(approval.approved_by.into_inner()));
@@ -477,30 +668,59 @@ pub async fn transition(db: &Db, caller: &Caller, id: Uuid, version: i32, to: Wo
     touch(&mut a, version)?;
     let after = a.update(&tx).await?;
     record_status(&tx, caller, id, Some(from), to, note.clone()).await?;
-    audit_change(&tx, caller, "transition", &before, &after, json!({ "note": note })).await?;
+    audit_change(
+        &tx,
+        caller,
+        "transition",
+        &before,
+        &after,
+        json!({ "note": note }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
-pub async fn set_deleted(db: &Db, caller: &Caller, id: Uuid, version: i32, delete: bool) -> AppResult<work_orders::Model> {
-    soft_delete::<work_orders::ActiveModel>(db, caller, "work_order", id, version, delete, async |tx| {
-        if delete {
-            let live_invoice = entity::invoices::Entity::find()
-                .filter(entity::invoices::Column::WorkOrderId.eq(id))
-                .filter(entity::invoices::Column::Status.ne("void"))
-                .filter(entity::invoices::Column::DeletedAt.is_null())
-                .one(tx)
-                .await?;
-            if live_invoice.is_some() {
-                return Err(AppError::invalid("id", "work_order_invoiced", "void the order's invoice first"));
+pub async fn set_deleted(
+    db: &Db,
+    caller: &Caller,
+    id: Uuid,
+    version: i32,
+    delete: bool,
+) -> AppResult<work_orders::Model> {
+    soft_delete::<work_orders::ActiveModel>(
+        db,
+        caller,
+        "work_order",
+        id,
+        version,
+        delete,
+        async |tx| {
+            if delete {
+                let live_invoice = entity::invoices::Entity::find()
+                    .filter(entity::invoices::Column::WorkOrderId.eq(id))
+                    .filter(entity::invoices::Column::Status.ne("void"))
+                    .filter(entity::invoices::Column::DeletedAt.is_null())
+                    .one(tx)
+                    .await?;
+                if live_invoice.is_some() {
+                    return Err(AppError::invalid(
+                        "id",
+                        "work_order_invoiced",
+                        "void the order's invoice first",
+                    ));
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await
 }
 
 /// Used by the resolver before `transition`: the order's location, for the permission check.
 pub async fn find_any(db: &Db, id: Uuid) -> AppResult<work_orders::Model> {
-    work_orders::Entity::find_by_id(id).one(&db.conn).await?.ok_or(AppError::NotFound)
+    work_orders::Entity::find_by_id(id)
+        .one(&db.conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }

@@ -108,6 +108,9 @@ async fn every_root_field_but_sign_in_and_ones_own_account_is_denied_to_a_user_w
             "enrolTwoFactor",
             "confirmTwoFactor",
             "disableTwoFactor",
+            // Reference data every screen needs: the currency, the payment methods.
+            "settings",
+            "directories",
         ])
         .collect();
     let mut checked = 0;
@@ -184,7 +187,10 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
     // What differs from "ok" (everything runs, nothing is refused) for each role, assigned everywhere.
     let expected: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::from([
         ("owner", BTreeMap::new()),
-        ("service_advisor", BTreeMap::new()),
+        (
+            "service_advisor",
+            BTreeMap::from([("RecordPayment", "denied"), ("RefundPayment", "denied")]),
+        ),
         (
             "mechanic",
             BTreeMap::from([
@@ -197,6 +203,15 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
                 ("DeleteCustomer", "denied"),
                 ("CreateVehicle", "denied"),
                 ("DeleteVehicle", "denied"),
+                ("CreateWorkOrder", "denied"),
+                // Their own new order: lines and mechanics change, the money in the answer stays hidden.
+                ("AddWorkOrderLine", "partial"),
+                ("AssignMechanic", "partial"),
+                ("TransitionWorkOrder", "denied"),
+                ("IssueInvoice", "denied"),
+                ("RecordPayment", "denied"),
+                ("RefundPayment", "denied"),
+                ("InvoicePage", "hidden"),
             ]),
         ),
         (
@@ -208,6 +223,10 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
                 ("CreateVehicle", "denied"),
                 ("UpdateVehicle", "denied"),
                 ("DeleteVehicle", "denied"),
+                ("CreateWorkOrder", "denied"),
+                ("AddWorkOrderLine", "denied"),
+                ("AssignMechanic", "denied"),
+                ("TransitionWorkOrder", "denied"),
             ]),
         ),
     ]);
@@ -241,7 +260,22 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
                 .await
                 .expect("query")
                 .expect("an open work order at the board's location");
-            for w in [wo, open.id] {
+            let draft = autoshop::services::work_orders::create(
+                &app.db,
+                &autoshop::services::Caller::default(),
+                autoshop::services::work_orders::NewWorkOrder {
+                    customer_id: key_of(&known["@otherCustomer"]),
+                    vehicle_id: key_of(&known["@otherVehicle"]),
+                    location_id: loc,
+                    complaint: autoshop::domain::NonEmpty::parse("c", "Rattle").expect("text"),
+                    promised_at: None,
+                    odometer_in_km: None,
+                },
+            )
+            .await
+            .expect("draft");
+            known.insert("@newWorkOrder", gid("WorkOrder", draft.id));
+            for w in [wo, open.id, draft.id] {
                 let now = chrono::Utc::now();
                 entity::work_order_mechanics::ActiveModel {
                     id: Set(Uuid::now_v7()),

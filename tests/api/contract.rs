@@ -39,29 +39,67 @@ fn substitute(v: &Value, ids: &HashMap<&str, Value>) -> Value {
     }
 }
 
-/// Ids of the demo shop the contract's example variables name (`@customer`, …), looked up as the owner.
+/// Ids of the demo shop the contract's example variables name (`@customer`, …), looked up as the owner, and a
+/// work order made ready for invoicing through the services.
 pub async fn contract_ids(app: &TestApp) -> HashMap<&'static str, Value> {
     let ids = app
         .ok(
-            "{ customers(first: 1) { edges { node { id vehicles { id } } } }
+            "{ customers(first: 10) { edges { node { id vehicles { id } } } }
                workOrders(first: 1, filter: { statuses: [CLOSED] }) { edges { node { id } } }
-               locations(first: 1) { edges { node { id } } } }",
+               locations(first: 1) { edges { node { id } } }
+               users(first: 5) { edges { node { id email } } }
+               invoices(first: 1, filter: { statuses: [ISSUED, PARTIALLY_PAID] }) { edges { node { id payments { id isRefund } } } } }",
             json!({}),
         )
         .await;
     let customer = &ids["customers"]["edges"][0]["node"];
+    // The workflow uses another customer's car: the customer mutations delete the first one's.
+    let other = ids["customers"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .skip(1)
+        .map(|e| &e["node"])
+        .find(|c| c["vehicles"][0].is_object())
+        .expect("a second customer with a vehicle");
+    let staff = ids["users"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["node"]["email"] != crate::helpers::OWNER_EMAIL)
+        .map(|e| e["node"]["id"].clone())
+        .expect("a member of staff");
+    let invoice = &ids["invoices"]["edges"][0]["node"];
+    let key = |v: &Value| {
+        let id = async_graphql::ID(v.as_str().expect("id").to_owned());
+        autoshop::schema::ids::decode(&id, "id").expect("id").1
+    };
+    let location = ids["locations"]["edges"][0]["node"]["id"].clone();
+    let ready = crate::helpers::ready_work_order(
+        app,
+        key(&other["id"]),
+        key(&other["vehicles"][0]["id"]),
+        key(&location),
+    )
+    .await;
+    let work_order = ids["workOrders"]["edges"][0]["node"]["id"].clone();
     HashMap::from([
         ("@customer", customer["id"].clone()),
         // Replaced by CreateCustomer's result when the caller may create; a real id either way.
         ("@newCustomer", customer["id"].clone()),
         ("@vehicle", customer["vehicles"][0]["id"].clone()),
+        ("@otherCustomer", other["id"].clone()),
+        ("@otherVehicle", other["vehicles"][0]["id"].clone()),
+        ("@workOrder", work_order.clone()),
+        ("@newWorkOrder", work_order),
+        ("@location", location),
+        ("@staff", staff),
+        ("@invoice", invoice["id"].clone()),
+        ("@newInvoice", invoice["id"].clone()),
+        ("@newPayment", invoice["payments"][0]["id"].clone()),
         (
-            "@workOrder",
-            ids["workOrders"]["edges"][0]["node"]["id"].clone(),
-        ),
-        (
-            "@location",
-            ids["locations"]["edges"][0]["node"]["id"].clone(),
+            "@readyWorkOrder",
+            json!(autoshop::schema::ids::encode("WorkOrder", ready).0),
         ),
     ])
 }
@@ -113,13 +151,26 @@ pub async fn run_contract(
                     .json::<Value>()
                     .await
                     .expect("json");
-                if name == "CreateCustomer"
-                    && body["data"]["createCustomer"]["customer"].is_object()
-                {
-                    known.insert(
+                // What an operation made, for the operations after it.
+                for (op, field, record, placeholder) in [
+                    (
+                        "CreateCustomer",
+                        "createCustomer",
+                        "customer",
                         "@newCustomer",
-                        body["data"]["createCustomer"]["customer"]["id"].clone(),
-                    );
+                    ),
+                    (
+                        "CreateWorkOrder",
+                        "createWorkOrder",
+                        "workOrder",
+                        "@newWorkOrder",
+                    ),
+                    ("IssueInvoice", "issueInvoice", "invoice", "@newInvoice"),
+                    ("RecordPayment", "recordPayment", "payment", "@newPayment"),
+                ] {
+                    if name == op && body["data"][field][record].is_object() {
+                        known.insert(placeholder, body["data"][field][record]["id"].clone());
+                    }
                 }
                 results.push((name, body));
             }

@@ -506,3 +506,59 @@ pub fn error_code(body: &Value) -> &str {
 pub fn is_postgres() -> bool {
     postgres_base().is_some()
 }
+
+/// A work order with one line, taken through the whole workflow to READY through the services, as the shop
+/// would over a day: ready to invoice.
+pub async fn ready_work_order(
+    app: &TestApp,
+    customer: uuid::Uuid,
+    vehicle: uuid::Uuid,
+    location: uuid::Uuid,
+) -> uuid::Uuid {
+    use autoshop::domain::{ApprovalMethod, LineKind, NonEmpty, WorkOrderStatus as S};
+    use autoshop::services::work_orders::{self, Approval, NewLine, NewWorkOrder};
+    let caller = autoshop::services::Caller::default();
+    let text = |t: &str| NonEmpty::parse("x", t).expect("text");
+    let wo = work_orders::create(
+        &app.db,
+        &caller,
+        NewWorkOrder {
+            customer_id: customer,
+            vehicle_id: vehicle,
+            location_id: location,
+            complaint: text("Service"),
+            promised_at: None,
+            odometer_in_km: None,
+        },
+    )
+    .await
+    .expect("work order");
+    let line = NewLine {
+        kind: LineKind::Part,
+        description: text("Oil filter"),
+        quantity: "2".parse().expect("qty"),
+        unit_price: Some("12.50".parse().expect("price")),
+        tax_rate: Some("10".parse().expect("rate")),
+        mechanic_id: None,
+        part_number: Some("OF-1".into()),
+    };
+    let mut w = work_orders::add_line(&app.db, &caller, wo.id, wo.version, line)
+        .await
+        .expect("line");
+    for to in [
+        S::Estimate,
+        S::AwaitingApproval,
+        S::Approved,
+        S::InProgress,
+        S::Ready,
+    ] {
+        let approval = (to == S::Approved).then(|| Approval {
+            approved_by: text("Customer"),
+            method: ApprovalMethod::Phone,
+        });
+        w = work_orders::transition(&app.db, &caller, w.id, w.version, to, None, approval)
+            .await
+            .expect("transition");
+    }
+    w.id
+}

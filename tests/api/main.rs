@@ -12,3 +12,4 @@ mod migrations;
 mod pagination;
 mod platform;
 mod vehicles;
+mod workflow;
