@@ -342,11 +342,11 @@ async fn every_transition_outside_the_workflow_is_refused_and_changes_nothing() 
     }
     let wo = new_order(&app, &token).await;
     let mut input = json!({ "id": wo["id"], "version": wo["version"], "to": "ESTIMATE" });
-    wo_chain(&app, &token, &mut input).await;
+    approving_needs_who_and_how(&app, &token, &mut input).await;
 }
 
 /// Approving without saying who and how is refused.
-async fn wo_chain(app: &TestApp, token: &str, input: &mut Value) {
+async fn approving_needs_who_and_how(app: &TestApp, token: &str, input: &mut Value) {
     let mut wo = done(
         &op(app, token, TRANSITION, json!({ "input": input })).await,
         "transitionWorkOrder",
