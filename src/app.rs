@@ -34,6 +34,7 @@ pub struct AppState {
     pub db: Db,
     pub auth: Arc<Auth>,
     pub policy: Arc<Policy>,
+    pub events: Arc<crate::events::Events>,
     pub limits: GraphqlLimits,
     pub settings: Arc<Settings>,
 }
@@ -71,19 +72,29 @@ impl App {
         let auth = Arc::new(Auth::load(&settings).await?);
         crate::services::roles::seed_built_in(&db).await?;
         crate::services::reference::seed_directories(&db).await?;
-        // Policy changes reach the other replicas through Redis; alone, there is nobody to tell.
-        let (notify, watcher) = match &settings.redis {
+        // Policy changes and board events reach the other replicas through Redis; alone, there is nobody to tell.
+        let redis = match &settings.redis {
             Some(r) => {
                 let client = redis::Client::open(r.url.expose().as_str())?;
                 let conn = client.get_connection_manager().await?;
-                let channel = format!("{}policy", r.prefix);
-                (Some((conn, channel.clone())), Some((client, channel)))
+                Some((client, conn, r.prefix.clone()))
             }
-            None => (None, None),
+            None => None,
         };
-        let policy = Arc::new(Policy::load(db.conn.clone(), notify).await?);
-        if let Some((client, channel)) = watcher {
-            access_policy::watch(Arc::clone(&policy), client, channel);
+        let channel = |name: &str| {
+            redis
+                .as_ref()
+                .map(|(_, conn, prefix)| (conn.clone(), format!("{prefix}{name}")))
+        };
+        let policy = Arc::new(Policy::load(db.conn.clone(), channel("policy")).await?);
+        let events = crate::events::Events::new(channel("events"));
+        if let Some((client, _, prefix)) = &redis {
+            access_policy::watch(
+                Arc::clone(&policy),
+                client.clone(),
+                format!("{prefix}policy"),
+            );
+            events.relay(client.clone(), format!("{prefix}events"));
         }
         if crate::services::users::count_users(&db).await? == 0 {
             tracing::warn!(
@@ -97,6 +108,7 @@ impl App {
             db,
             auth,
             policy,
+            events,
             limits: settings.graphql,
             settings: Arc::new(settings),
         };
@@ -139,8 +151,6 @@ impl App {
 
 fn router(app: AppState) -> Router {
     let development = app.settings.is_development();
-    // No WebSocket endpoint until there are subscriptions: async-graphql would also run queries and mutations
-    // sent over it, past the request set-up, the alias limit and the JSON-only rule of `/graphql`.
     let schema = schema::build(Some(app.clone()), app.limits, development);
     let max_body = app.limits.max_body_bytes;
     let cors = cors(&app.settings.auth.cors_origins);
@@ -161,8 +171,11 @@ fn router(app: AppState) -> Router {
     if development {
         graphql = graphql.get(graphiql);
     }
+    // Subscriptions only: queries and mutations go through POST /graphql and its checks.
+    let ws = get(graphql_ws).layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     Router::new()
         .route("/graphql", graphql)
+        .route("/graphql/ws", ws)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -243,12 +256,148 @@ async fn graphql(
     response.into()
 }
 
-fn unauthenticated(message: &str) -> async_graphql::ServerError {
+/// Runs subscriptions only, within the request limits; a query or mutation sent over the WebSocket is refused,
+/// so nothing bypasses `POST /graphql`.
+#[derive(Clone)]
+struct SubscriptionsOnly {
+    schema: AppSchema,
+    documents: Arc<DocumentCache>,
+    max_aliases: usize,
+}
+
+impl async_graphql::Executor for SubscriptionsOnly {
+    async fn execute(&self, _: async_graphql::Request) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![coded(
+            "only subscriptions run over the WebSocket",
+            "subscriptions_only",
+        )])
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use async_graphql::parser::types::OperationType;
+        use futures_util::StreamExt as _;
+        let checked = self.documents.parse(&request.query).and_then(|parsed| {
+            if parsed
+                .doc
+                .operations
+                .iter()
+                .any(|(_, op)| op.node.ty != OperationType::Subscription)
+            {
+                return Err(coded(
+                    "only subscriptions run over the WebSocket",
+                    "subscriptions_only",
+                ));
+            }
+            limits::inspect(
+                &parsed.doc,
+                request.operation_name.as_deref(),
+                self.max_aliases,
+            )?;
+            Ok(parsed.doc)
+        });
+        match checked {
+            Ok(doc) => {
+                request.set_parsed_query(doc);
+                self.schema
+                    .execute_stream_with_session_data(request, session.unwrap_or_default())
+            }
+            Err(e) => {
+                futures_util::stream::once(
+                    async move { async_graphql::Response::from_errors(vec![e]) },
+                )
+                .boxed()
+            }
+        }
+    }
+}
+
+/// Upgrades to GraphQL over WebSocket (graphql-transport-ws or the older graphql-ws). The caller signs in with
+/// the SPA's cookie or a bearer token on the upgrade, or a token in `connection_init`'s payload.
+async fn graphql_ws(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    headers: HeaderMap,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    // A browser sends cookies with a WebSocket opened from any page: only the shop's own pages may open one.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let same_host = origin.split_once("://").is_some_and(|(_, h)| h == host);
+        let allowed = s.app.settings.auth.cors_origins.iter().any(|o| o == origin);
+        if !same_host && !allowed {
+            let body = transport_error("this origin may not open a WebSocket", "forbidden");
+            return (StatusCode::FORBIDDEN, body).into_response();
+        }
+    }
+    let ip = client_ip(&s, peer, &headers);
+    let (on_upgrade, _) = auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
+    let app = s.app.clone();
+    let executor = SubscriptionsOnly {
+        schema: s.schema.clone(),
+        documents: Arc::clone(&s.documents),
+        max_aliases: s.app.limits.max_aliases,
+    };
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            async_graphql_axum::GraphQLWebSocket::new(socket, executor, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|t| t.trim_start_matches("Bearer ").to_owned())
+                        .or_else(|| {
+                            payload
+                                .get("accessToken")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                        });
+                    let caller = match token {
+                        Some(t) => {
+                            let mut h = HeaderMap::new();
+                            if let Ok(v) = format!("Bearer {t}").parse() {
+                                h.insert(header::AUTHORIZATION, v);
+                            }
+                            auth::authenticate(&app.db, &app.auth, &h, Some(ip)).await.0
+                        }
+                        None => on_upgrade,
+                    };
+                    if !caller.is_authenticated() {
+                        return Err(crate::error::AppError::Unauthenticated.into());
+                    }
+                    let access = app.policy.access(&caller).await;
+                    // No cache: a subscription lives long, and every event must see the records as they are.
+                    let loaders =
+                        loaders::for_request(app.db.conn.clone(), app.limits.loader_delay, false);
+                    let mut data = async_graphql::Data::default();
+                    data.insert(caller);
+                    data.insert(access);
+                    data.insert(loaders);
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+fn coded(message: &str, code: &str) -> async_graphql::ServerError {
     let mut e = async_graphql::ServerError::new(message, None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "unauthenticated");
+    ext.set("code", code);
     e.extensions = Some(ext);
     e
+}
+
+fn unauthenticated(message: &str) -> async_graphql::ServerError {
+    coded(message, "unauthenticated")
 }
 
 /// The public keys that verify our access tokens, for services that accept them.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod ratelimit;
 pub mod resolvers;
 pub mod schema;

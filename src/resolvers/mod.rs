@@ -6,11 +6,14 @@ mod customers;
 mod lists;
 mod node;
 mod reference;
+mod subscriptions;
 mod users;
 mod vehicles;
 mod workflow;
 
 use async_graphql::{Context, MergedObject};
+
+pub use subscriptions::SubscriptionRoot;
 
 use crate::services::Caller;
 

@@ -185,7 +185,17 @@ pub struct PaymentPayload {
     pub errors: Vec<UserError>,
 }
 
-fn wo_payload(r: AppResult<entity::work_orders::Model>) -> Result<WorkOrderPayload> {
+/// Maps a work-order result, and tells the live board about the change.
+fn wo_payload(
+    ctx: &Context<'_>,
+    r: AppResult<entity::work_orders::Model>,
+) -> Result<WorkOrderPayload> {
+    if let Ok(wo) = &r {
+        state(ctx).events.publish(crate::events::WorkOrderChanged {
+            id: wo.id,
+            location_id: wo.location_id,
+        });
+    }
     let (w, errors) = split(r)?;
     Ok(WorkOrderPayload {
         work_order: w.map(WorkOrder),
@@ -242,7 +252,7 @@ impl WorkflowMutation {
                 .map_err(|_| AppError::invalid("customerId", "not_found", "no such customer"))?;
             work_orders::create(&state(ctx).db, &caller(ctx), new).await
         };
-        wo_payload(r.await)
+        wo_payload(ctx, r.await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
@@ -266,7 +276,7 @@ impl WorkflowMutation {
             authorise_work_order(ctx, id, Perm::WorkOrderUpdate).await?;
             work_orders::update(&state(ctx).db, &caller(ctx), id, input.version, ch).await
         };
-        wo_payload(r.await)
+        wo_payload(ctx, r.await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderDelete)")]
@@ -275,7 +285,7 @@ impl WorkflowMutation {
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<WorkOrderPayload> {
-        wo_payload(delete_or_restore(ctx, input, true).await)
+        wo_payload(ctx, delete_or_restore(ctx, input, true).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderDelete)")]
@@ -284,7 +294,7 @@ impl WorkflowMutation {
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<WorkOrderPayload> {
-        wo_payload(delete_or_restore(ctx, input, false).await)
+        wo_payload(ctx, delete_or_restore(ctx, input, false).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
@@ -293,7 +303,7 @@ impl WorkflowMutation {
         ctx: &Context<'_>,
         input: MechanicInput,
     ) -> Result<WorkOrderPayload> {
-        wo_payload(mechanic(ctx, input, true).await)
+        wo_payload(ctx, mechanic(ctx, input, true).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
@@ -302,7 +312,7 @@ impl WorkflowMutation {
         ctx: &Context<'_>,
         input: MechanicInput,
     ) -> Result<WorkOrderPayload> {
-        wo_payload(mechanic(ctx, input, false).await)
+        wo_payload(ctx, mechanic(ctx, input, false).await)
     }
 
     /// Adds a labour, part, fee or discount line; the server computes its amounts and the order's totals.
@@ -334,7 +344,7 @@ impl WorkflowMutation {
             authorise_work_order(ctx, id, Perm::WorkOrderUpdate).await?;
             work_orders::add_line(&state(ctx).db, &caller(ctx), id, input.version, line).await
         };
-        wo_payload(r.await)
+        wo_payload(ctx, r.await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
@@ -378,7 +388,7 @@ impl WorkflowMutation {
             authorise_work_order(ctx, order, Perm::WorkOrderUpdate).await?;
             work_orders::update_line(&s.db, &caller(ctx), line, input.version, ch).await
         };
-        wo_payload(r.await)
+        wo_payload(ctx, r.await)
     }
 
     #[graphql(guard = "Require::perm(Perm::WorkOrderUpdate)")]
@@ -394,7 +404,7 @@ impl WorkflowMutation {
             authorise_work_order(ctx, order, Perm::WorkOrderUpdate).await?;
             work_orders::remove_line(&s.db, &caller(ctx), line, input.version).await
         };
-        wo_payload(r.await)
+        wo_payload(ctx, r.await)
     }
 
     /// Moves the order along its workflow; each target status is a permission of its own.
@@ -437,7 +447,7 @@ impl WorkflowMutation {
             )
             .await
         };
-        wo_payload(r.await)
+        wo_payload(ctx, r.await)
     }
 
     /// Issues the invoice of a ready or closed work order (again, after a void).

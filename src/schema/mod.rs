@@ -13,25 +13,25 @@ pub mod types;
 use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, Schema};
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::config::GraphqlLimits;
 use crate::error::{AppError, AppResult};
-use crate::resolvers::{MutationRoot, QueryRoot};
+use crate::resolvers::{MutationRoot, QueryRoot, SubscriptionRoot};
 use loaders::{ById, ChildrenOf, HasMany, Loaders, NewestOf};
 use scope::Scoped;
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with its limits; `state` is shared by every request.
 pub fn build(state: Option<AppState>, limits: GraphqlLimits, development: bool) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)

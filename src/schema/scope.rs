@@ -262,3 +262,35 @@ pub async fn authorise_invoice(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResul
         _ => Err(crate::error::AppError::NotFound),
     }
 }
+
+/// A live work order, if the caller may see it, read straight from the database: for events, which outlive the
+/// request that subscribed.
+pub async fn visible_work_order(
+    db: &crate::db::Db,
+    access: &Access,
+    id: Uuid,
+) -> AppResult<Option<work_orders::Model>> {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let Some(wo) = work_orders::Entity::find_by_id(id)
+        .filter(work_orders::Column::DeletedAt.is_null())
+        .one(&db.conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if access.can_at(Perm::WorkOrderRead, Some(wo.location_id)) {
+        return Ok(Some(wo));
+    }
+    let mine = match access.user_id {
+        Some(me) if access.can_at(Perm::WorkOrderReadAssigned, Some(wo.location_id)) => {
+            work_order_mechanics::Entity::find()
+                .filter(work_order_mechanics::Column::WorkOrderId.eq(wo.id))
+                .filter(work_order_mechanics::Column::UserId.eq(me))
+                .count(&db.conn)
+                .await?
+                > 0
+        }
+        _ => false,
+    };
+    Ok(mine.then_some(wo))
+}

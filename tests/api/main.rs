@@ -11,5 +11,6 @@ mod loaders;
 mod migrations;
 mod pagination;
 mod platform;
+mod subscriptions;
 mod vehicles;
 mod workflow;
