@@ -165,6 +165,25 @@ pub async fn authenticate(
     }
 }
 
+/// Whether a caller who signed in earlier still may act: their session is live and the user active, or their
+/// API key is neither revoked nor expired. Long-lived connections (subscriptions) ask again as they go.
+pub async fn still_valid(db: &Db, caller: &Caller) -> bool {
+    if let Some(key) = &caller.api_key {
+        let now = Utc::now();
+        return api_keys::Entity::find_by_id(key.id)
+            .filter(api_keys::Column::RevokedAt.is_null())
+            .one(&db.conn)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|k| k.expires_at.is_none_or(|at| at > now));
+    }
+    match (caller.user_id, caller.session_id) {
+        (Some(user), Some(session)) => session_is_live(db, user, session).await.unwrap_or(false),
+        _ => false,
+    }
+}
+
 /// One statement: the user is active and not deleted, and the token's session is neither revoked nor over.
 /// Checked on every request, so blocking a user or revoking a session ends access at once on every replica.
 async fn session_is_live(

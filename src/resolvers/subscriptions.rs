@@ -10,6 +10,7 @@ use crate::auth::guard::{Require, access};
 use crate::schema::scope::visible_work_order;
 use crate::schema::types::WorkOrder;
 use crate::schema::{ids, state};
+use crate::services::Caller;
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
@@ -28,16 +29,21 @@ impl SubscriptionRoot {
             .transpose()?;
         let s = state(ctx).clone();
         let who = access(ctx).clone();
+        let caller = ctx.data_opt::<Caller>().cloned().unwrap_or_default();
         let rx = s.events.subscribe();
         Ok(futures_util::stream::unfold(
-            (rx, s, who),
-            move |(mut rx, s, who)| async move {
+            (rx, s, who, caller),
+            move |(mut rx, s, who, caller)| async move {
                 loop {
                     match rx.recv().await {
                         Ok(e) if location.is_none_or(|l| l == e.location_id) => {
+                            // A subscriber signed out, blocked or revoked since hears nothing more: the stream ends.
+                            if !crate::auth::still_valid(&s.db, &caller).await {
+                                return None;
+                            }
                             // Each event is checked now, against the order as it is now.
                             if let Ok(Some(wo)) = visible_work_order(&s.db, &who, e.id).await {
-                                return Some((WorkOrder(wo), (rx, s, who)));
+                                return Some((WorkOrder(wo), (rx, s, who, caller)));
                             }
                         }
                         Ok(_) | Err(RecvError::Lagged(_)) => {}

@@ -190,3 +190,51 @@ async fn only_signed_in_subscriptions_run_over_the_websocket() {
         "foreign origin refused"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_whose_session_ends_hears_nothing_more() {
+    let app = TestApp::spawn().await;
+    app.seed(4, 0).await;
+    let (user, token) = app
+        .staff_with_role("adv@shop.test", "service_advisor", None)
+        .await;
+    let mut ws = connect(&app, Some(&token)).await;
+    assert_eq!(
+        next(&mut ws, Duration::from_secs(5))
+            .await
+            .map(|m| m["type"].clone()),
+        Some(json!("connection_ack"))
+    );
+    send(
+        &mut ws,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": BOARD } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.ok(
+        "mutation($input: UserIdInput!) { revokeUserSessions(input: $input) { ok } }",
+        json!({ "input": { "id": user } }),
+    )
+    .await;
+    let d = app
+        .ok("{ customers(first: 20) { edges { node { id vehicles { id } } } } locations { edges { node { id } } } }", json!({}))
+        .await;
+    let c = d["customers"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| &e["node"])
+        .find(|c| c["vehicles"][0].is_object())
+        .expect("a customer with a car");
+    app.ok(
+        "mutation($input: CreateWorkOrderInput!) { createWorkOrder(input: $input) { errors { code } } }",
+        json!({ "input": { "customerId": c["id"], "vehicleId": c["vehicles"][0]["id"], "locationId": d["locations"]["edges"][0]["node"]["id"], "complaint": "After" } }),
+    )
+    .await;
+    let msg = next(&mut ws, Duration::from_secs(5)).await;
+    assert_eq!(
+        msg.map(|m| m["type"].clone()),
+        Some(json!("complete")),
+        "the stream ends instead of delivering"
+    );
+}
