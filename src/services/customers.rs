@@ -3,13 +3,12 @@
 use chrono::Utc;
 use entity::{customers, invoices, locations, vehicles, work_orders};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, set_deleted, soft_delete, touch};
+use super::{Caller, audit, edit, set_deleted, soft_delete};
 use crate::db::Db;
 use crate::domain::{CustomerKind, Email, NonEmpty, Phone, WorkOrderStatus};
 use crate::error::{AppError, AppResult};
@@ -87,48 +86,43 @@ pub async fn update(
     version: i32,
     ch: CustomerChanges,
 ) -> AppResult<customers::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<customers::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    if let Some(loc) = ch.home_location_id {
-        check_location(&tx, loc).await?;
-    }
-    let mut a = before.clone().into_active_model();
-    if let Some(v) = ch.kind {
-        a.kind = Set(v.as_str().to_owned());
-    }
-    if let Some(v) = ch.name {
-        a.name_folded = Set(v.as_str().to_lowercase());
-        a.name = Set(v.into_inner());
-    }
-    if let Some(v) = ch.phones {
-        a.phones = Set(json_list(&v));
-    }
-    if let Some(v) = ch.emails {
-        a.emails = Set(json_list(&v));
-    }
-    if let Some(v) = ch.notes {
-        a.notes = Set(v);
-    }
-    if let Some(v) = ch.marketing_consent {
-        a.marketing_consent = Set(v);
-    }
-    if let Some(v) = ch.home_location_id {
-        a.home_location_id = Set(v);
-    }
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    audit::record(
-        &tx,
+    edit::<customers::ActiveModel>(
+        db,
         caller,
         "customer",
         id,
+        version,
         "update",
-        Some(&before),
-        Some(&after),
+        async |tx, _, a| {
+            if let Some(loc) = ch.home_location_id {
+                check_location(tx, loc).await?;
+            }
+            if let Some(v) = ch.kind {
+                a.kind = Set(v.as_str().to_owned());
+            }
+            if let Some(v) = ch.name {
+                a.name_folded = Set(v.as_str().to_lowercase());
+                a.name = Set(v.into_inner());
+            }
+            if let Some(v) = ch.phones {
+                a.phones = Set(json_list(&v));
+            }
+            if let Some(v) = ch.emails {
+                a.emails = Set(json_list(&v));
+            }
+            if let Some(v) = ch.notes {
+                a.notes = Set(v);
+            }
+            if let Some(v) = ch.marketing_consent {
+                a.marketing_consent = Set(v);
+            }
+            if let Some(v) = ch.home_location_id {
+                a.home_location_id = Set(v);
+            }
+            Ok(())
+        },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    .await
 }
 
 /// Soft-deletes a customer who owes nothing and has no open work.

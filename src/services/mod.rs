@@ -135,6 +135,37 @@ where
     Ok(active.update(conn).await?)
 }
 
+/// Edits a live business record named by the version the client read, in one transaction: locks it, lets
+/// `change` check the rules and set fields (with the transaction at hand for checks of its own), bumps the
+/// version, and audits `action` with the before and after.
+pub async fn edit<A>(
+    db: &Db,
+    caller: &Caller,
+    kind: &str,
+    id: Uuid,
+    version: i32,
+    action: &str,
+    change: impl AsyncFnOnce(
+        &sea_orm::DatabaseTransaction,
+        &<A::Entity as EntityTrait>::Model,
+        &mut A,
+    ) -> AppResult<()>,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Clone + serde::Serialize,
+{
+    let tx = db.write_tx().await?;
+    let before = lock_versioned::<A::Entity, _>(&tx, id, version, Liveness::Live).await?;
+    let mut a: A = before.clone().into_active_model();
+    change(&tx, &before, &mut a).await?;
+    touch(&mut a, version)?;
+    let after = a.update(&tx).await?;
+    audit::record(&tx, caller, kind, id, action, Some(&before), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
 /// Soft-deletes (`delete`) or restores a business record named by the version the client read, after `check`
 /// agrees, and audits it; all in one transaction.
 pub async fn soft_delete<A>(

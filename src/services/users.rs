@@ -7,14 +7,13 @@ use chrono::{DateTime, Utc};
 use entity::{auth_sessions, casbin_rule, outbox, totp_recovery_codes, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::{self, one_time_token, revoke_where, spend_one_time_token};
-use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
+use super::{Caller, audit, edit, soft_delete};
 use crate::auth::catalog::OWNER;
 use crate::auth::password::{Password, Verified};
 use crate::auth::policy::EVERYWHERE;
@@ -203,32 +202,27 @@ pub async fn update(
     version: i32,
     ch: UserChanges,
 ) -> AppResult<users::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<users::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    let mut a = before.clone().into_active_model();
-    if let Some(v) = ch.email {
-        a.email = Set(v.as_str().to_owned());
-    }
-    if let Some(v) = ch.name {
-        a.name = Set(v.into_inner());
-    }
-    if let Some(v) = ch.phone {
-        a.phone = Set(v.map(|p| p.as_str().to_owned()));
-    }
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    audit::record(
-        &tx,
+    edit::<users::ActiveModel>(
+        db,
         caller,
         "user",
         id,
+        version,
         "update",
-        Some(&before),
-        Some(&after),
+        async |_, _, a| {
+            if let Some(v) = ch.email {
+                a.email = Set(v.as_str().to_owned());
+            }
+            if let Some(v) = ch.name {
+                a.name = Set(v.into_inner());
+            }
+            if let Some(v) = ch.phone {
+                a.phone = Set(v.map(|p| p.as_str().to_owned()));
+            }
+            Ok(())
+        },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    .await
 }
 
 /// Blocks (ending every session at once) or unblocks a user. Nobody blocks themselves.
@@ -246,26 +240,22 @@ pub async fn set_blocked(
             "you cannot block your own account",
         ));
     }
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<users::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    if blocked && super::roles::is_last_owner(&tx, id).await? {
-        return Err(AppError::invalid(
-            "id",
-            "last_owner",
-            "the shop must keep at least one owner",
-        ));
-    }
-    let mut a = before.clone().into_active_model();
-    a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    if blocked {
-        revoke_where(&tx, auth_sessions::Column::UserId.eq(id), "blocked").await?;
-    }
     let action = if blocked { "block" } else { "unblock" };
-    audit::record(&tx, caller, "user", id, action, Some(&before), Some(&after)).await?;
-    tx.commit().await?;
-    Ok(after)
+    edit::<users::ActiveModel>(db, caller, "user", id, version, action, async |tx, _, a| {
+        if blocked {
+            if super::roles::is_last_owner(tx, id).await? {
+                return Err(AppError::invalid(
+                    "id",
+                    "last_owner",
+                    "the shop must keep at least one owner",
+                ));
+            }
+            revoke_where(tx, auth_sessions::Column::UserId.eq(id), "blocked").await?;
+        }
+        a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
+        Ok(())
+    })
+    .await
 }
 
 /// Soft-deletes (ending every session) or restores a user. Nobody deletes themselves.

@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, reference, soft_delete, touch};
+use super::{Caller, Liveness, audit, edit, lock_versioned, reference, soft_delete, touch};
 use crate::db::Db;
 use crate::domain::{
     ApprovalMethod, LineKind, Money, NonEmpty, Quantity, TaxRate, Totals, WorkOrderStatus,
@@ -269,36 +269,31 @@ pub async fn update(
     version: i32,
     ch: WorkOrderChanges,
 ) -> AppResult<work_orders::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<work_orders::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    editable(&before)?;
-    let mut a = before.clone().into_active_model();
-    if let Some(v) = ch.complaint {
-        a.complaint = Set(v.into_inner());
-    }
-    if let Some(v) = ch.diagnosis {
-        a.diagnosis = Set(v);
-    }
-    if let Some(v) = ch.notes {
-        a.notes = Set(v);
-    }
-    if let Some(v) = ch.promised_at {
-        a.promised_at = Set(v);
-    }
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    audit::record(
-        &tx,
+    edit::<work_orders::ActiveModel>(
+        db,
         caller,
         "work_order",
         id,
+        version,
         "update",
-        Some(&before),
-        Some(&after),
+        async |_, before, a| {
+            editable(before)?;
+            if let Some(v) = ch.complaint {
+                a.complaint = Set(v.into_inner());
+            }
+            if let Some(v) = ch.diagnosis {
+                a.diagnosis = Set(v);
+            }
+            if let Some(v) = ch.notes {
+                a.notes = Set(v);
+            }
+            if let Some(v) = ch.promised_at {
+                a.promised_at = Set(v);
+            }
+            Ok(())
+        },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    .await
 }
 
 /// Assigns or unassigns a mechanic (an active member of staff).
