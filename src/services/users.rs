@@ -329,6 +329,31 @@ pub async fn current(db: &Db, caller: &Caller) -> AppResult<users::Model> {
     me(db, caller).await
 }
 
+/// Checks a signed-in user's password before a sensitive change; failures count towards the account's backoff.
+async fn confirm_password(
+    auth: &Auth,
+    user: &users::Model,
+    password: &str,
+    field: &str,
+) -> AppResult<()> {
+    let acct = auth.throttle.account("password", &user.email);
+    sessions::throttled(auth, &[&acct]).await?;
+    if auth
+        .hasher
+        .verify(password, user.password_hash.as_deref())
+        .await?
+        == Verified::No
+    {
+        auth.throttle.failed(&[&acct]).await;
+        return Err(AppError::invalid(
+            field,
+            "invalid_credentials",
+            "the password is wrong",
+        ));
+    }
+    Ok(())
+}
+
 /// Changes the caller's password after checking the current one, and ends their other sessions.
 pub async fn change_password(
     db: &Db,
@@ -338,21 +363,7 @@ pub async fn change_password(
     new: Password,
 ) -> AppResult<()> {
     let user = me(db, caller).await?;
-    let acct = auth.throttle.account("password", &user.email);
-    sessions::throttled(auth, &[&acct]).await?;
-    if auth
-        .hasher
-        .verify(current, user.password_hash.as_deref())
-        .await?
-        == Verified::No
-    {
-        auth.throttle.failed(&[&acct]).await;
-        return Err(AppError::invalid(
-            "currentPassword",
-            "invalid_credentials",
-            "the current password is wrong",
-        ));
-    }
+    confirm_password(auth, &user, current, "currentPassword").await?;
     let hash = auth.hasher.hash(&new).await?;
     let tx = db.write_tx().await?;
     set_password(&tx, user.id, hash).await?;
@@ -609,21 +620,7 @@ pub async fn confirm_totp(
 /// Turns TOTP off after checking the password; the secret and recovery codes are erased.
 pub async fn disable_totp(db: &Db, auth: &Auth, caller: &Caller, password: &str) -> AppResult<()> {
     let user = me(db, caller).await?;
-    let acct = auth.throttle.account("password", &user.email);
-    sessions::throttled(auth, &[&acct]).await?;
-    if auth
-        .hasher
-        .verify(password, user.password_hash.as_deref())
-        .await?
-        == Verified::No
-    {
-        auth.throttle.failed(&[&acct]).await;
-        return Err(AppError::invalid(
-            "password",
-            "invalid_credentials",
-            "the password is wrong",
-        ));
-    }
+    confirm_password(auth, &user, password, "password").await?;
     let tx = db.write_tx().await?;
     users::Entity::update_many()
         .col_expr(users::Column::TotpEnabled, Expr::value(false))

@@ -517,6 +517,20 @@ pub async fn order_of_line(db: &Db, line: Uuid) -> AppResult<Uuid> {
     Ok(line_of(&db.conn, line).await?.work_order_id)
 }
 
+/// Locks the order a line belongs to, checked against the version the client read and open to edits.
+async fn lock_order_of_line(
+    tx: &sea_orm::DatabaseTransaction,
+    line_id: Uuid,
+    version: i32,
+) -> AppResult<(work_order_lines::Model, work_orders::Model)> {
+    let line = line_of(tx, line_id).await?;
+    let order =
+        lock_versioned::<work_orders::Entity, _>(tx, line.work_order_id, version, Liveness::Live)
+            .await?;
+    editable(&order)?;
+    Ok((line, order))
+}
+
 pub async fn update_line(
     db: &Db,
     caller: &Caller,
@@ -525,11 +539,7 @@ pub async fn update_line(
     ch: LineChanges,
 ) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
-    let line = line_of(&tx, line_id).await?;
-    let before =
-        lock_versioned::<work_orders::Entity, _>(&tx, line.work_order_id, version, Liveness::Live)
-            .await?;
-    editable(&before)?;
+    let (line, before) = lock_order_of_line(&tx, line_id, version).await?;
     if let Some(m) = ch.mechanic_id {
         check_mechanic(&tx, m).await?;
     }
@@ -595,11 +605,7 @@ pub async fn remove_line(
     version: i32,
 ) -> AppResult<work_orders::Model> {
     let tx = db.write_tx().await?;
-    let line = line_of(&tx, line_id).await?;
-    let before =
-        lock_versioned::<work_orders::Entity, _>(&tx, line.work_order_id, version, Liveness::Live)
-            .await?;
-    editable(&before)?;
+    let (line, before) = lock_order_of_line(&tx, line_id, version).await?;
     work_order_lines::Entity::delete_by_id(line.id)
         .exec(&tx)
         .await?;
