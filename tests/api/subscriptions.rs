@@ -58,8 +58,14 @@ async fn next(ws: &mut Socket, wait: Duration) -> Option<Value> {
     }
 }
 
-const BOARD: &str =
-    "subscription($loc: ID) { workOrderChanged(locationId: $loc) { id number status } }";
+/// The contract's live board, as the SPA sends it.
+fn board() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("frontend-contract/board-live.graphql"),
+    )
+    .expect("board-live.graphql")
+}
 
 #[tokio::test]
 async fn the_board_hears_of_a_change_at_once_and_another_locations_staff_do_not() {
@@ -94,7 +100,7 @@ async fn the_board_hears_of_a_change_at_once_and_another_locations_staff_do_not(
             .map(|m| m["type"].clone()),
         Some(json!("connection_ack"))
     );
-    send(&mut owner, json!({ "id": "1", "type": "subscribe", "payload": { "query": BOARD, "variables": { "loc": here } } })).await;
+    send(&mut owner, json!({ "id": "1", "type": "subscribe", "payload": { "query": board(), "variables": { "locationId": here } } })).await;
     let mut far = connect(&app, Some(&other_staff)).await;
     assert_eq!(
         next(&mut far, Duration::from_secs(5))
@@ -104,7 +110,7 @@ async fn the_board_hears_of_a_change_at_once_and_another_locations_staff_do_not(
     );
     send(
         &mut far,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": BOARD } }),
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": board() } }),
     )
     .await;
     // Let both subscriptions start before the change.
@@ -207,7 +213,7 @@ async fn a_subscriber_whose_session_ends_hears_nothing_more() {
     );
     send(
         &mut ws,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": BOARD } }),
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": board() } }),
     )
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
