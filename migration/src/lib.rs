@@ -6,6 +6,7 @@ mod ddl;
 mod m20261122_000001_core;
 mod m20261122_000002_identity;
 mod m20261122_000003_roles;
+mod m20261122_000004_history_index;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261122_000002_identity::Migration),
             Box::new(m20261122_000003_roles::Migration),
+            Box::new(m20261122_000004_history_index::Migration),
         ]
     }
 }
