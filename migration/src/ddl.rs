@@ -168,3 +168,18 @@ pub fn unique(table: &'static str, name: &str, columns: &[&'static str]) -> Inde
     i.name(format!("ux_{table}_{name}")).unique();
     i
 }
+
+/// The names of the tables the statements create, in order: what a migration's `down` must drop.
+#[cfg(test)]
+pub fn created_names(tables: &[TableCreateStatement]) -> Vec<String> {
+    tables
+        .iter()
+        .map(|t| {
+            t.to_string(PostgresQueryBuilder)
+                .split('"')
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}

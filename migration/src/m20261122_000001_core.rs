@@ -494,16 +494,7 @@ mod tests {
 
     #[test]
     fn every_created_table_is_dropped() {
-        let created: Vec<String> = tables()
-            .iter()
-            .map(|t| {
-                t.to_string(PostgresQueryBuilder)
-                    .split('"')
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
+        let created = created_names(&tables());
         let listed: Vec<String> = TABLES.iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(created, listed);
     }

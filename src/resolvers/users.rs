@@ -112,6 +112,23 @@ fn non_empty(field: &str, raw: &str) -> AppResult<NonEmpty> {
     NonEmpty::parse(field, raw).map_err(|e| AppError::parse(field, e))
 }
 
+/// Blocks, unblocks, deletes or restores the user the input names, at the version it names.
+async fn status_change(
+    ctx: &Context<'_>,
+    input: RecordVersionInput,
+    change: impl AsyncFnOnce(
+        &crate::db::Db,
+        &crate::services::Caller,
+        uuid::Uuid,
+        i32,
+        bool,
+    ) -> AppResult<entity::users::Model>,
+    on: bool,
+) -> AppResult<entity::users::Model> {
+    let id = user_id(&input.id)?;
+    change(&state(ctx).db, &caller(ctx), id, input.version, on).await
+}
+
 fn user_id(id: &ID) -> AppResult<uuid::Uuid> {
     ids::decode_as("User", id, "id")
 }
@@ -264,18 +281,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<UserPayload> {
-        let s = state(ctx);
-        let r = async {
-            users::set_blocked(
-                &s.db,
-                &caller(ctx),
-                user_id(&input.id)?,
-                input.version,
-                true,
-            )
-            .await
-        };
-        user_payload(r.await)
+        user_payload(status_change(ctx, input, users::set_blocked, true).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::UserManage)")]
@@ -284,18 +290,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<UserPayload> {
-        let s = state(ctx);
-        let r = async {
-            users::set_blocked(
-                &s.db,
-                &caller(ctx),
-                user_id(&input.id)?,
-                input.version,
-                false,
-            )
-            .await
-        };
-        user_payload(r.await)
+        user_payload(status_change(ctx, input, users::set_blocked, false).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::UserManage)")]
@@ -304,18 +299,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<UserPayload> {
-        let s = state(ctx);
-        let r = async {
-            users::set_deleted(
-                &s.db,
-                &caller(ctx),
-                user_id(&input.id)?,
-                input.version,
-                true,
-            )
-            .await
-        };
-        user_payload(r.await)
+        user_payload(status_change(ctx, input, users::set_deleted, true).await)
     }
 
     #[graphql(guard = "Require::perm(Perm::UserManage)")]
@@ -324,18 +308,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: RecordVersionInput,
     ) -> Result<UserPayload> {
-        let s = state(ctx);
-        let r = async {
-            users::set_deleted(
-                &s.db,
-                &caller(ctx),
-                user_id(&input.id)?,
-                input.version,
-                false,
-            )
-            .await
-        };
-        user_payload(r.await)
+        user_payload(status_change(ctx, input, users::set_deleted, false).await)
     }
 
     /// Ends every session of a user.
