@@ -24,6 +24,7 @@ use crate::auth::policy::{self as access_policy, Policy};
 use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
+use crate::error::coded;
 use crate::ratelimit::RateLimiter;
 use crate::schema::documents::DocumentCache;
 use crate::schema::{self, AppSchema, limits, loaders};
@@ -228,7 +229,8 @@ async fn graphql(
                     Some(Rejected::ApiKey) => "the API key is invalid, revoked or expired",
                     None => "sign in first",
                 };
-                let response = async_graphql::Response::from_errors(vec![unauthenticated(message)]);
+                let response =
+                    async_graphql::Response::from_errors(vec![coded(message, "unauthenticated")]);
                 limits::record(operation.as_deref(), false, started.elapsed());
                 return response.into();
             }
@@ -386,18 +388,6 @@ async fn graphql_ws(
                 })
                 .serve()
         })
-}
-
-fn coded(message: &str, code: &str) -> async_graphql::ServerError {
-    let mut e = async_graphql::ServerError::new(message, None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", code);
-    e.extensions = Some(ext);
-    e
-}
-
-fn unauthenticated(message: &str) -> async_graphql::ServerError {
-    coded(message, "unauthenticated")
 }
 
 /// The public keys that verify our access tokens, for services that accept them.

@@ -92,6 +92,15 @@ impl AppError {
     }
 }
 
+/// A request-level error with its stable code, for failures found before the engine runs (or outside it).
+pub fn coded(message: &str, code: &str) -> async_graphql::ServerError {
+    let mut e = async_graphql::ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    e.extensions = Some(ext);
+    e
+}
+
 fn field_path(field: &str) -> Vec<String> {
     if field.is_empty() {
         Vec::new()

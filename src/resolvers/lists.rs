@@ -20,7 +20,7 @@ use sea_orm::QueryFilter;
 #[derive(Default)]
 pub struct ListQuery;
 
-fn page(
+pub(super) fn page(
     first: Option<i32>,
     after: Option<String>,
     last: Option<i32>,
@@ -35,7 +35,7 @@ fn page(
 }
 
 /// Runs one page of a list and maps its rows to GraphQL nodes.
-async fn listed<E, N>(
+pub(super) async fn listed<E, N>(
     ctx: &Context<'_>,
     select: sea_orm::Select<E>,
     sort: &crate::db::keyset::SortKey<E>,

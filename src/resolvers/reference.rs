@@ -7,17 +7,16 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::caller;
+use super::lists::{listed, page};
 use crate::auth::catalog::Perm;
 use crate::auth::guard::Require;
-use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, AuditFilter};
 use crate::domain::NonEmpty;
 use crate::error::{AppError, AppResult};
-use crate::schema::connection::{Conn, connection};
+use crate::schema::connection::Conn;
 use crate::schema::payload::{UserError, split};
 use crate::schema::types::AuditEntry;
 use crate::schema::{ids, state};
-use crate::services::reads;
 use crate::services::reference::{self, EntryChanges, SettingType};
 
 #[derive(Default)]
@@ -198,7 +197,6 @@ impl ReferenceQuery {
         before: Option<String>,
         #[graphql(default)] filter: AuditLogFilter,
     ) -> Result<Conn<AuditEntry>> {
-        let s = state(ctx);
         let f = AuditFilter {
             entity_type: filter.entity_type,
             entity_id: filter.entity_id,
@@ -207,21 +205,14 @@ impl ReferenceQuery {
             since: filter.since,
             until: filter.until,
         };
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::audit_entries(&f),
             &queries::audit_sort(),
-            &args,
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            AuditEntry,
         )
-        .await?;
-        Ok(connection(l, AuditEntry))
+        .await
     }
 }
 

@@ -9,19 +9,18 @@ use chrono::{DateTime, Utc};
 use super::auth::{DonePayload, done};
 use super::caller;
 use super::customers::RecordVersionInput;
+use super::lists::{listed, page};
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
 use crate::auth::password::Password;
-use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, UserFilter};
 use crate::domain::{Email, NonEmpty, Phone};
 use crate::error::{AppError, AppResult};
-use crate::schema::connection::{Conn, connection};
+use crate::schema::connection::Conn;
 use crate::schema::payload::{UserError, split};
 use crate::schema::types::{ApiKey, User};
 use crate::schema::{ids, state};
 use crate::services::api_keys::{self, NewApiKey};
-use crate::services::reads;
 use crate::services::users::{self, NewUser, UserChanges};
 
 #[derive(Default)]
@@ -196,7 +195,6 @@ impl UserQuery {
         status: Option<UserStatusFilter>,
         #[graphql(validator(max_length = 100))] search: Option<String>,
     ) -> Result<Conn<User>> {
-        let s = state(ctx);
         let f = UserFilter {
             status: status.map(|st| match st {
                 UserStatusFilter::Active => "active",
@@ -204,21 +202,14 @@ impl UserQuery {
             }),
             search,
         };
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::users(&f),
             &queries::user_sort(),
-            &args,
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            User,
         )
-        .await?;
-        Ok(connection(l, User))
+        .await
     }
 
     /// Integration keys, newest first.
@@ -235,22 +226,14 @@ impl UserQuery {
         before: Option<String>,
         #[graphql(default)] include_revoked: bool,
     ) -> Result<Conn<ApiKey>> {
-        let s = state(ctx);
-        let args = PageArgs {
-            first,
-            after,
-            last,
-            before,
-        };
-        let l = reads::list(
-            &s.db,
+        listed(
+            ctx,
             queries::api_keys(include_revoked),
             &queries::api_key_sort(),
-            &args,
-            s.limits.max_page_size,
+            page(first, after, last, before),
+            ApiKey,
         )
-        .await?;
-        Ok(connection(l, ApiKey))
+        .await
     }
 }
 

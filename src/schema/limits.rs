@@ -6,11 +6,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_graphql::Name;
+use async_graphql::ServerError;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{ErrorExtensionValues, ServerError};
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
@@ -137,14 +137,10 @@ pub fn inspect<'a>(
             operation,
         });
     }
-    let mut e = ServerError::new(
-        format!("the query uses {aliases} aliases; at most {max} are allowed"),
-        None,
-    );
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", "too_many_aliases");
-    e.extensions = Some(ext);
-    Err(e)
+    Err(crate::error::coded(
+        &format!("the query uses {aliases} aliases; at most {max} are allowed"),
+        "too_many_aliases",
+    ))
 }
 
 /// Operation names are chosen by clients: past this many distinct ones, the rest share one label.

@@ -46,24 +46,33 @@ where
     Ok(loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?)
 }
 
-/// Whether the caller is assigned to the work order (for roles that see only their own).
-async fn assigned(ctx: &Context<'_>, work_order: Uuid) -> AppResult<bool> {
-    let Some(me) = access(ctx).user_id else {
-        return Ok(false);
-    };
-    let mechanics = loaders_for(ctx)?
-        .load_one(ChildrenOf::<MechanicsOfWorkOrder>::new(work_order))
-        .await?
-        .unwrap_or_default();
-    Ok(mechanics.iter().any(|m| m.user_id == me))
+/// Which work orders at a location the caller sees: all of them, only those assigned to them, or none.
+enum Reach {
+    All,
+    AssignedTo(Uuid),
+    Nothing,
+}
+
+fn work_order_reach(a: &Access, location: Uuid) -> Reach {
+    match a.user_id {
+        _ if a.can_at(Perm::WorkOrderRead, Some(location)) => Reach::All,
+        Some(me) if a.can_at(Perm::WorkOrderReadAssigned, Some(location)) => Reach::AssignedTo(me),
+        _ => Reach::Nothing,
+    }
 }
 
 pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> AppResult<bool> {
-    let a = access(ctx);
-    if a.can_at(Perm::WorkOrderRead, Some(wo.location_id)) {
-        return Ok(true);
+    match work_order_reach(access(ctx), wo.location_id) {
+        Reach::All => Ok(true),
+        Reach::AssignedTo(me) => {
+            let mechanics = loaders_for(ctx)?
+                .load_one(ChildrenOf::<MechanicsOfWorkOrder>::new(wo.id))
+                .await?
+                .unwrap_or_default();
+            Ok(mechanics.iter().any(|m| m.user_id == me))
+        }
+        Reach::Nothing => Ok(false),
     }
-    Ok(a.can_at(Perm::WorkOrderReadAssigned, Some(wo.location_id)) && assigned(ctx, wo.id).await?)
 }
 
 async fn invoice_by_id_visible(ctx: &Context<'_>, id: Uuid) -> AppResult<bool> {
@@ -278,11 +287,9 @@ pub async fn visible_work_order(
     else {
         return Ok(None);
     };
-    if access.can_at(Perm::WorkOrderRead, Some(wo.location_id)) {
-        return Ok(Some(wo));
-    }
-    let mine = match access.user_id {
-        Some(me) if access.can_at(Perm::WorkOrderReadAssigned, Some(wo.location_id)) => {
+    let mine = match work_order_reach(access, wo.location_id) {
+        Reach::All => true,
+        Reach::AssignedTo(me) => {
             work_order_mechanics::Entity::find()
                 .filter(work_order_mechanics::Column::WorkOrderId.eq(wo.id))
                 .filter(work_order_mechanics::Column::UserId.eq(me))
@@ -290,7 +297,7 @@ pub async fn visible_work_order(
                 .await?
                 > 0
         }
-        _ => false,
+        Reach::Nothing => false,
     };
     Ok(mine.then_some(wo))
 }

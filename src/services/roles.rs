@@ -8,12 +8,12 @@ use chrono::Utc;
 use entity::{casbin_rule, roles, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, touch};
+use super::{Caller, audit, touch};
 use crate::auth::catalog::{BUILT_IN_ROLES, OWNER, Perm};
 use crate::auth::policy::{Access, EVERYWHERE, Policy};
 use crate::db::Db;
@@ -373,13 +373,13 @@ pub async fn set_assignment(
     assign: bool,
 ) -> AppResult<users::Model> {
     let tx = db.write_tx().await?;
-    let target = lock_versioned::<users::Entity, _>(
-        &tx,
-        user,
-        current_version(&tx, user).await?,
-        Liveness::Live,
-    )
-    .await?;
+    // The user's row is locked so assignments and blocking/deleting them do not interleave.
+    let target = users::Entity::find_by_id(user)
+        .filter(users::Column::DeletedAt.is_null())
+        .lock_exclusive()
+        .one(&tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let role = role_by_id(&tx, role_id).await?;
     if let Some(l) = location {
         entity::locations::Entity::find_by_id(l)
@@ -459,14 +459,6 @@ pub async fn set_assignment(
     tx.commit().await?;
     policy.changed().await;
     Ok(target)
-}
-
-async fn current_version<C: ConnectionTrait>(conn: &C, user: Uuid) -> AppResult<i32> {
-    users::Entity::find_by_id(user)
-        .one(conn)
-        .await?
-        .map(|u| u.version)
-        .ok_or(AppError::NotFound)
 }
 
 /// Whether blocking or deleting `user` would leave the shop without an active owner.
