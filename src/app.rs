@@ -44,6 +44,8 @@ pub struct AppState {
 struct HttpState {
     app: AppState,
     schema: AppSchema,
+    /// For documents from the cache, which passed every static rule when they first ran.
+    validated: AppSchema,
     documents: Arc<DocumentCache>,
     limiter: Arc<RateLimiter>,
 }
@@ -89,13 +91,15 @@ impl App {
         };
         let policy = Arc::new(Policy::load(db.conn.clone(), channel("policy")).await?);
         let events = crate::events::Events::new(channel("events"));
-        if let Some((client, _, prefix)) = &redis {
+        if let Some((client, conn, prefix)) = &redis {
             access_policy::watch(
                 Arc::clone(&policy),
                 client.clone(),
                 format!("{prefix}policy"),
             );
             events.relay(client.clone(), format!("{prefix}events"));
+            db.sessions
+                .share(client.clone(), conn.clone(), format!("{prefix}sessions"));
         }
         if crate::services::users::count_users(&db).await? == 0 {
             tracing::warn!(
@@ -153,6 +157,7 @@ impl App {
 fn router(app: AppState) -> Router {
     let development = app.settings.is_development();
     let schema = schema::build(Some(app.clone()), app.limits, development);
+    let validated = schema::build_for_validated(Some(app.clone()), app.limits, development);
     let max_body = app.limits.max_body_bytes;
     let cors = cors(&app.settings.auth.cors_origins);
     let limiter = Arc::new(RateLimiter::new(
@@ -162,6 +167,7 @@ fn router(app: AppState) -> Router {
     let state = HttpState {
         app,
         schema,
+        validated,
         documents: Arc::default(),
         limiter,
     };
@@ -220,6 +226,11 @@ async fn graphql(
     let (response, operation) = match inspected {
         Err(e) => (async_graphql::Response::from_errors(vec![e]), None),
         Ok((writes, operation, public, fresh)) => {
+            let schema = if fresh.is_some() {
+                &s.schema
+            } else {
+                &s.validated
+            };
             let ip = client_ip(&s, peer, &headers);
             let (caller, rejected) =
                 auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
@@ -240,8 +251,7 @@ async fn graphql(
             let loaders =
                 loaders::for_request(s.app.db.conn.clone(), s.app.limits.loader_delay, !writes);
             let access = s.app.policy.access(&caller).await;
-            let response = s
-                .schema
+            let response = schema
                 .execute(req.data(caller).data(access).data(presented).data(loaders))
                 .await;
             if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {

@@ -52,7 +52,8 @@ impl Require {
 /// The request's access, worked out once by the HTTP handler; none means nothing is allowed.
 pub fn access<'a>(ctx: &Context<'a>) -> &'a Access {
     static NOTHING: std::sync::LazyLock<Access> = std::sync::LazyLock::new(Access::default);
-    ctx.data_opt::<Access>().unwrap_or(&NOTHING)
+    ctx.data_opt::<std::sync::Arc<Access>>()
+        .map_or(&NOTHING, |a| a.as_ref())
 }
 
 impl Guard for Require {

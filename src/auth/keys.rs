@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::Context as _;
 use aws_lc_rs::encoding::AsDer;
@@ -34,7 +35,14 @@ pub struct KeySet {
     validation: Validation,
     issuer: String,
     audience: String,
+    /// Tokens whose signature and claims were checked, with what they say: an RSA verification costs more
+    /// than the rest of a small request, and the SPA sends one token many times. A hit is the very same bytes,
+    /// so it proves what the first check proved; the time-bound claims are checked again on every use.
+    verified: Mutex<HashMap<String, AccessClaims>>,
 }
+
+/// Verified tokens remembered at most; past this the memory starts over (live tokens refill it at once).
+const MAX_VERIFIED: usize = 10_000;
 
 impl std::fmt::Debug for KeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,6 +77,8 @@ pub enum TokenError {
     WrongAlgorithm,
     #[error("unknown key id")]
     UnknownKey,
+    #[error("token has expired")]
+    Expired,
     #[error("invalid token: {0}")]
     Invalid(jsonwebtoken::errors::Error),
 }
@@ -169,6 +179,7 @@ impl KeySet {
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            verified: Mutex::default(),
         })
     }
 
@@ -213,6 +224,30 @@ impl KeySet {
     /// Validates an access token: RS256 only, from our own key set (any `jku`, `x5u` or embedded `jwk` is
     /// ignored), typed `at+jwt`, with `exp`, `iss`, `aud` and `sub` required and `nbf` honoured.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let remembered = self.verified().get(token).cloned();
+        if let Some(claims) = remembered {
+            let now = jsonwebtoken::get_current_timestamp();
+            return if claims.exp.saturating_add(LEEWAY_SECS) < now {
+                self.verified().remove(token);
+                Err(TokenError::Expired)
+            } else {
+                Ok(claims)
+            };
+        }
+        let claims = self.verify_signed(token)?;
+        let mut verified = self.verified();
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, AccessClaims>> {
+        self.verified.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(TokenError::WrongAlgorithm);

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, header};
 use chrono::Utc;
 use entity::{api_keys, auth_sessions, users};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::config::{AuthSettings, Settings};
 use crate::db::Db;
@@ -184,29 +184,43 @@ pub async fn still_valid(db: &Db, caller: &Caller) -> bool {
     }
 }
 
-/// One statement: the user is active and not deleted, and the token's session is neither revoked nor over.
-/// Checked on every request, so blocking a user or revoking a session ends access at once on every replica.
+/// Whether the user is active and not deleted, and the token's session neither revoked nor over: one statement,
+/// unless this process already found it live and no session has been revoked anywhere since (see
+/// [`crate::db::live`]). So blocking a user or revoking a session ends access at once on every replica.
 async fn session_is_live(
     db: &Db,
     user: uuid::Uuid,
     session: uuid::Uuid,
 ) -> Result<bool, sea_orm::DbErr> {
     let now = Utc::now();
-    let live_session = Query::select()
+    if db.sessions.is_live(user, session, now) {
+        return Ok(true);
+    }
+    let epoch = db.sessions.epoch();
+    let active_user = Query::select()
         .expr(Expr::val(1))
-        .from(auth_sessions::Entity)
-        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::Id)).eq(session))
-        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::UserId)).eq(user))
-        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::RevokedAt)).is_null())
-        .and_where(Expr::col((auth_sessions::Entity, auth_sessions::Column::ExpiresAt)).gt(now))
+        .from(users::Entity)
+        .and_where(Expr::col((users::Entity, users::Column::Id)).eq(user))
+        .and_where(Expr::col((users::Entity, users::Column::Status)).eq("active"))
+        .and_where(Expr::col((users::Entity, users::Column::DeletedAt)).is_null())
         .to_owned();
-    let found = users::Entity::find_by_id(user)
-        .filter(users::Column::Status.eq("active"))
-        .filter(users::Column::DeletedAt.is_null())
-        .filter(Expr::exists(live_session))
+    let until: Option<chrono::DateTime<Utc>> = auth_sessions::Entity::find_by_id(session)
+        .select_only()
+        .column(auth_sessions::Column::ExpiresAt)
+        .filter(auth_sessions::Column::UserId.eq(user))
+        .filter(auth_sessions::Column::RevokedAt.is_null())
+        .filter(auth_sessions::Column::ExpiresAt.gt(now))
+        .filter(Expr::exists(active_user))
+        .into_tuple()
         .one(&db.conn)
         .await?;
-    Ok(found.is_some())
+    match until {
+        Some(until) => {
+            db.sessions.remember(user, session, epoch, until);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Finds a live API key by its hash and notes its use (at most once a minute, so busy integrations do not

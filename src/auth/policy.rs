@@ -3,7 +3,8 @@
 //! and, through Redis, every other replica's.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
 use entity::casbin_rule;
@@ -287,7 +288,15 @@ impl Access {
 pub struct Policy {
     enforcer: RwLock<Enforcer>,
     notify: Option<(redis::aio::ConnectionManager, String)>,
+    /// Bumped by every reload: what was worked out from older rules is worked out again.
+    generation: AtomicU64,
+    /// Each subject's access under the rules of a generation: the same caller asks again and again, and
+    /// the rules change only when the owner edits them.
+    worked_out: Mutex<HashMap<String, (u64, Arc<Access>)>>,
 }
+
+/// Subjects whose access is remembered at most; past this the memory starts over.
+const MAX_REMEMBERED: usize = 10_000;
 
 impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -326,12 +335,18 @@ impl Policy {
         Ok(Self {
             enforcer: RwLock::new(enforcer),
             notify: redis,
+            generation: AtomicU64::new(0),
+            worked_out: Mutex::default(),
         })
     }
 
     /// Re-reads the rules from the database.
     pub async fn reload(&self) -> anyhow::Result<()> {
-        self.enforcer.write().await.load_policy().await?;
+        let mut enforcer = self.enforcer.write().await;
+        let loaded = enforcer.load_policy().await;
+        // Even a failed load may have changed the rules half way: nothing worked out before it stands.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        loaded?;
         Ok(())
     }
 
@@ -419,21 +434,45 @@ impl Policy {
     }
 
     /// What the caller may do: a user through the roles they hold, an API key through its role everywhere.
-    pub async fn access(&self, caller: &Caller) -> Access {
-        if let Some(key) = &caller.api_key {
-            let holdings = vec![Holding {
-                role: key.role.clone(),
-                domain: EVERYWHERE.to_owned(),
-            }];
-            return self.access_for_holdings(None, holdings).await;
+    /// Worked out once per subject and rules generation.
+    pub async fn access(&self, caller: &Caller) -> Arc<Access> {
+        let subject = match (&caller.api_key, caller.user_id) {
+            (Some(key), _) => format!("key:{}", key.role),
+            (None, Some(user)) => user.to_string(),
+            (None, None) => return Arc::default(),
+        };
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((g, access)) = self.remembered().get(&subject)
+            && *g == generation
+        {
+            return Arc::clone(access);
         }
-        match caller.user_id {
-            Some(user) => {
-                let holdings = self.holdings(&user.to_string()).await;
-                self.access_for_holdings(Some(user), holdings).await
+        let access = Arc::new(match &caller.api_key {
+            Some(key) => {
+                let holdings = vec![Holding {
+                    role: key.role.clone(),
+                    domain: EVERYWHERE.to_owned(),
+                }];
+                self.access_for_holdings(None, holdings).await
             }
-            None => Access::default(),
+            None => {
+                let holdings = self.holdings(&subject).await;
+                self.access_for_holdings(caller.user_id, holdings).await
+            }
+        });
+        let mut remembered = self.remembered();
+        // Worked out from rules that have since been reloaded: good for this request, not for the next.
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if remembered.len() >= MAX_REMEMBERED {
+                remembered.clear();
+            }
+            remembered.insert(subject, (generation, Arc::clone(&access)));
         }
+        access
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<Access>)>> {
+        self.worked_out.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use entity::invoices;
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, IdenStatic, ModelTrait,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic, ModelTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
 };
 use uuid::Uuid;
@@ -16,6 +16,30 @@ fn uuid_of<M: ModelTrait>(m: &M, col: <M::Entity as EntityTrait>::Column) -> Opt
     match m.get(col) {
         Value::Uuid(Some(u)) => Some(u),
         _ => None,
+    }
+}
+
+/// `column IN (ids)`; on PostgreSQL one array parameter, so the statement reads the same whatever the number
+/// of ids: each connection prepares it once, where a list of placeholders would be a new statement (parsed,
+/// planned and cached again) for every batch size.
+fn among<C: ColumnTrait>(conn: &DatabaseConnection, column: C, ids: &[Uuid]) -> Expr {
+    match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let mut list = String::with_capacity(2 + ids.len() * 37);
+            list.push('{');
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    list.push(',');
+                }
+                list.push_str(&id.to_string());
+            }
+            list.push('}');
+            Expr::cust_with_values(
+                format!("\"{}\" = ANY(CAST($1 AS uuid[]))", column.as_str()),
+                [list],
+            )
+        }
+        _ => column.is_in(ids.iter().copied()),
     }
 }
 
@@ -31,7 +55,7 @@ pub async fn by_ids<E: EntityTrait>(
 ) -> Result<HashMap<Uuid, E::Model>, DbErr> {
     let id = id_column::<E>()?;
     let rows = E::find()
-        .filter(id.is_in(ids.iter().copied()))
+        .filter(among(conn, id, ids))
         .all(conn)
         .await?;
     Ok(rows
@@ -60,7 +84,7 @@ pub async fn children<E: EntityTrait>(
     parents: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<E::Model>>, DbErr> {
     let rows = E::find()
-        .filter(parent.is_in(parents.iter().copied()))
+        .filter(among(conn, parent, parents))
         .filter(condition)
         .order_by_asc(order)
         .order_by_asc(id_column::<E>()?)
@@ -85,7 +109,7 @@ pub async fn newest_children<E: EntityTrait>(
         o = order.as_str()
     );
     let mut inner = E::find()
-        .filter(parent.is_in(parents.iter().copied()))
+        .filter(among(conn, parent, parents))
         .filter(condition)
         .into_query();
     inner.expr_as(Expr::cust(rank), Alias::new("rn"));
@@ -114,7 +138,7 @@ pub async fn balances_due(
             Expr::cust("CAST(SUM(total_minor - paid_minor) AS BIGINT)"),
             "due",
         )
-        .filter(C::CustomerId.is_in(customers.iter().copied()))
+        .filter(among(conn, C::CustomerId, customers))
         .filter(C::Status.is_in(["issued", "partially_paid"]))
         .filter(C::DeletedAt.is_null())
         .group_by(C::CustomerId)

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod keyset;
+pub mod live;
 pub mod queries;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct Db {
     pub conn: DatabaseConnection,
     pub stats: Arc<DbStats>,
     pub backend: Backend,
+    /// Sessions found live, until a revocation says otherwise.
+    pub sessions: Arc<live::LiveSessions>,
 }
 
 /// Opens the pool. SQLite gets WAL, a busy timeout and enforced foreign keys on every connection;
@@ -60,6 +63,9 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // A ping on every checkout doubles the round trips of a one-row read; only a connection idle long
+        // enough for a server, proxy or firewall to have dropped it is tested first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -81,6 +87,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         conn,
         stats,
         backend,
+        sessions: Arc::new(live::LiveSessions::alone()),
     })
 }
 

@@ -13,7 +13,7 @@ pub mod types;
 use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, Schema};
+use async_graphql::{Context, Schema, ValidationMode};
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
@@ -28,11 +28,32 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with its limits; `state` is shared by every request.
 pub fn build(state: Option<AppState>, limits: GraphqlLimits, development: bool) -> AppSchema {
+    build_with(state, limits, development, ValidationMode::Strict)
+}
+
+/// The same schema for documents that already passed every validation rule and ran cleanly (the document
+/// cache's): it checks only what depends on the variables (depth, complexity; argument values are checked as
+/// they are read), not the document's static rules a second time.
+pub fn build_for_validated(
+    state: Option<AppState>,
+    limits: GraphqlLimits,
+    development: bool,
+) -> AppSchema {
+    build_with(state, limits, development, ValidationMode::Fast)
+}
+
+fn build_with(
+    state: Option<AppState>,
+    limits: GraphqlLimits,
+    development: bool,
+    mode: ValidationMode,
+) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot,
     )
+    .validation_mode(mode)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32);

@@ -494,6 +494,7 @@ pub async fn refresh(db: &Db, auth: &Auth, caller: &Caller, presented: &str) -> 
             )
             .await?;
             tx.commit().await?;
+            db.sessions.revoked();
             tracing::warn!(session = %token.session_id, "refresh token reused: session revoked");
         }
         return Err(invalid_refresh());
@@ -527,7 +528,8 @@ pub async fn refresh(db: &Db, auth: &Auth, caller: &Caller, presented: &str) -> 
     })
 }
 
-/// Revokes the live sessions matching `filter`; returns how many.
+/// Revokes the live sessions matching `filter`; returns how many. Once the transaction commits, the caller
+/// tells every replica with `db.sessions.revoked()`.
 pub async fn revoke_where<C: ConnectionTrait>(
     conn: &C,
     filter: sea_orm::sea_query::SimpleExpr,
@@ -565,5 +567,6 @@ pub async fn logout(db: &Db, caller: &Caller, refresh_token: Option<&str>) -> Ap
         audit::event(&tx, caller, "session", Some(session), "logout", json!({})).await?;
     }
     tx.commit().await?;
+    db.sessions.revoked();
     Ok(())
 }

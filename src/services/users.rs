@@ -241,7 +241,7 @@ pub async fn set_blocked(
         ));
     }
     let action = if blocked { "block" } else { "unblock" };
-    edit::<users::ActiveModel>(db, caller, "user", id, version, action, async |tx, _, a| {
+    let edited = edit::<users::ActiveModel>(db, caller, "user", id, version, action, async |tx, _, a| {
         if blocked {
             if super::roles::is_last_owner(tx, id).await? {
                 return Err(AppError::invalid(
@@ -255,7 +255,9 @@ pub async fn set_blocked(
         a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
         Ok(())
     })
-    .await
+    .await;
+    db.sessions.revoked();
+    edited
 }
 
 /// Soft-deletes (ending every session) or restores a user. Nobody deletes themselves.
@@ -273,7 +275,7 @@ pub async fn set_deleted(
             "you cannot delete your own account",
         ));
     }
-    soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
+    let deleted = soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
         if delete && super::roles::is_last_owner(tx, id).await? {
             return Err(AppError::invalid(
                 "id",
@@ -286,7 +288,9 @@ pub async fn set_deleted(
         }
         Ok(())
     })
-    .await
+    .await;
+    db.sessions.revoked();
+    deleted
 }
 
 /// Ends every session of a user (a lost phone, a departing employee).
@@ -313,6 +317,7 @@ pub async fn revoke_sessions(db: &Db, caller: &Caller, id: Uuid) -> AppResult<u6
     )
     .await?;
     tx.commit().await?;
+    db.sessions.revoked();
     Ok(n)
 }
 
@@ -382,6 +387,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    db.sessions.revoked();
     Ok(())
 }
 
@@ -499,6 +505,7 @@ pub async fn reset_password(
     )
     .await?;
     tx.commit().await?;
+    db.sessions.revoked();
     Ok(())
 }
 
