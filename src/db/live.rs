@@ -137,7 +137,9 @@ impl LiveSessions {
                     }
                     me.trusted.store(false, Ordering::SeqCst);
                     me.forget();
-                    tracing::warn!("revocation channel lost: checking every session in the database");
+                    tracing::warn!(
+                        "revocation channel lost: checking every session in the database"
+                    );
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }

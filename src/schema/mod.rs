@@ -109,11 +109,17 @@ where
     E::Model: Clone + Send + Sync + Scoped,
     V: Send + Sync + 'static,
 {
-    let row = loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?;
-    match row.filter(|m| !is_soft_deleted::<E>(m)) {
-        Some(m) if m.visible(ctx).await? => Ok(Some(m)),
-        _ => Ok(None),
-    }
+    // On the heap (as in `children` and `newest`): all fields of an object resolve through one future type,
+    // as large as its largest field's, and every field, a plain string too, is started by moving one. A
+    // relation's loader state kept inline would make every scalar field of a list pay for it.
+    Box::pin(async move {
+        let row = loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?;
+        match row.filter(|m| !is_soft_deleted::<E>(m)) {
+            Some(m) if m.visible(ctx).await? => Ok(Some(m)),
+            _ => Ok(None),
+        }
+    })
+    .await
 }
 
 /// The rows, of those a visible parent has, that the caller may see.
@@ -135,11 +141,14 @@ pub async fn children<R: HasMany>(
 where
     <R::Child as EntityTrait>::Model: Scoped,
 {
-    let rows = loaders_for(ctx)?
-        .load_one(ChildrenOf::<R>::new(parent))
-        .await?
-        .unwrap_or_default();
-    keep_visible(ctx, rows).await
+    Box::pin(async move {
+        let rows = loaders_for(ctx)?
+            .load_one(ChildrenOf::<R>::new(parent))
+            .await?
+            .unwrap_or_default();
+        keep_visible(ctx, rows).await
+    })
+    .await
 }
 
 /// The newest `limit` children through relation `R`, batched across parents.
@@ -153,11 +162,14 @@ where
 {
     let limit = u64::try_from(limit)
         .map_err(|_| AppError::invalid("limit", "invalid_page_args", "limit cannot be negative"))?;
-    let rows = loaders_for(ctx)?
-        .load_one(NewestOf::<R>::new(parent, limit))
-        .await?
-        .unwrap_or_default();
-    keep_visible(ctx, rows).await
+    Box::pin(async move {
+        let rows = loaders_for(ctx)?
+            .load_one(NewestOf::<R>::new(parent, limit))
+            .await?
+            .unwrap_or_default();
+        keep_visible(ctx, rows).await
+    })
+    .await
 }
 
 /// A stored value outside its CHECK constraint means the database and the code disagree.

@@ -317,8 +317,8 @@ impl Customer {
     /// What the customer still owes on issued invoices; null, with a `forbidden` error, without `invoice:read`.
     async fn balance_due(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
         authorise_location(ctx, Perm::InvoiceRead, self.0.home_location_id)?;
-        let due = super::loaders_for(ctx)?
-            .load_one(BalanceDue(self.0.id))
+        // Boxed, like every relation's load (see `schema::load`).
+        let due = Box::pin(super::loaders_for(ctx)?.load_one(BalanceDue(self.0.id)))
             .await
             .map_err(AppError::from)?;
         Ok(Some(Money::from_minor(due.unwrap_or(0))))
@@ -596,8 +596,8 @@ impl WorkOrder {
             .iter()
             .map(|a| ById::<(users::Entity, via::WorkOrderMechanic)>::new(a.user_id))
             .collect();
-        let found = super::loaders_for(ctx)?
-            .load_many(ids.iter().copied())
+        // Boxed, like every relation's load (see `schema::load`).
+        let found = Box::pin(super::loaders_for(ctx)?.load_many(ids.iter().copied()))
             .await
             .map_err(AppError::from)?;
         Ok(ids

@@ -241,21 +241,22 @@ pub async fn set_blocked(
         ));
     }
     let action = if blocked { "block" } else { "unblock" };
-    let edited = edit::<users::ActiveModel>(db, caller, "user", id, version, action, async |tx, _, a| {
-        if blocked {
-            if super::roles::is_last_owner(tx, id).await? {
-                return Err(AppError::invalid(
-                    "id",
-                    "last_owner",
-                    "the shop must keep at least one owner",
-                ));
+    let edited =
+        edit::<users::ActiveModel>(db, caller, "user", id, version, action, async |tx, _, a| {
+            if blocked {
+                if super::roles::is_last_owner(tx, id).await? {
+                    return Err(AppError::invalid(
+                        "id",
+                        "last_owner",
+                        "the shop must keep at least one owner",
+                    ));
+                }
+                revoke_where(tx, auth_sessions::Column::UserId.eq(id), "blocked").await?;
             }
-            revoke_where(tx, auth_sessions::Column::UserId.eq(id), "blocked").await?;
-        }
-        a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
-        Ok(())
-    })
-    .await;
+            a.status = Set(if blocked { "blocked" } else { "active" }.to_owned());
+            Ok(())
+        })
+        .await;
     db.sessions.revoked();
     edited
 }
@@ -275,20 +276,21 @@ pub async fn set_deleted(
             "you cannot delete your own account",
         ));
     }
-    let deleted = soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
-        if delete && super::roles::is_last_owner(tx, id).await? {
-            return Err(AppError::invalid(
-                "id",
-                "last_owner",
-                "the shop must keep at least one owner",
-            ));
-        }
-        if delete {
-            revoke_where(tx, auth_sessions::Column::UserId.eq(id), "deleted").await?;
-        }
-        Ok(())
-    })
-    .await;
+    let deleted =
+        soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
+            if delete && super::roles::is_last_owner(tx, id).await? {
+                return Err(AppError::invalid(
+                    "id",
+                    "last_owner",
+                    "the shop must keep at least one owner",
+                ));
+            }
+            if delete {
+                revoke_where(tx, auth_sessions::Column::UserId.eq(id), "deleted").await?;
+            }
+            Ok(())
+        })
+        .await;
     db.sessions.revoked();
     deleted
 }

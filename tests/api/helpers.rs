@@ -493,7 +493,8 @@ impl TestApp {
     }
 }
 
-/// Checking the caller's session costs one statement per request, whatever the request asks.
+/// Checking the caller's session costs at most one statement per request, whatever the request asks: one the
+/// first time the server sees the session, none while it remembers it live.
 pub const AUTH_STATEMENTS: u64 = 1;
 
 /// The first error's `extensions.code`.

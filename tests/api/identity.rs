@@ -7,7 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, TestApp, error_code, keys_dir};
+use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, TestApp, error_code, is_postgres, keys_dir};
 
 const ME: &str = "{ me { id email } }";
 const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { session { accessToken refreshToken user { email } } secondFactor { challenge } errors { code field message } } }";
@@ -993,6 +993,8 @@ async fn the_owner_ends_every_session_of_a_user_at_once() {
     let id = staff(&app, "sam@shop.test", "sams-password-1").await;
     let (phone, _) = signed_in(&app, "sam@shop.test", "sams-password-1").await;
     let (laptop, laptop_refresh) = signed_in(&app, "sam@shop.test", "sams-password-1").await;
+    // Used once before, so the server knows the session to be live when it ends.
+    assert_eq!(me_code(&app, &phone).await, "ok");
     let done = app
         .ok(
             "mutation($input: UserIdInput!) { revokeUserSessions(input: $input) { ok errors { code } } }",
@@ -1011,4 +1013,35 @@ async fn the_owner_ends_every_session_of_a_user_at_once() {
         "not blocked, just signed out"
     );
     assert!(audit_actions(&app).await.contains("revoke_sessions"));
+}
+
+#[tokio::test]
+async fn a_session_ended_on_one_replica_is_refused_by_the_others_at_once() {
+    if !is_postgres() {
+        // The embedded backend is one process; replicas share PostgreSQL and Redis.
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let other = app.spawn_beside().await;
+    let id = staff(&app, "sam@shop.test", "sams-password-1").await;
+    let (access, _) = signed_in(&app, "sam@shop.test", "sams-password-1").await;
+    // The other replica has seen the session live, and remembers it.
+    assert_eq!(me_code(&other, &access).await, "ok");
+    assert_eq!(me_code(&other, &access).await, "ok");
+    app.ok(
+        "mutation($input: UserIdInput!) { revokeUserSessions(input: $input) { ok } }",
+        json!({ "input": { "id": id } }),
+    )
+    .await;
+    assert_eq!(me_code(&app, &access).await, "unauthenticated");
+    // Pub/sub delivery is asynchronous: allow it a moment, no more.
+    let mut refused = false;
+    for _ in 0..50 {
+        if me_code(&other, &access).await == "unauthenticated" {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the other replica still honours a revoked session");
 }

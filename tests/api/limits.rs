@@ -28,9 +28,8 @@ async fn a_query_deeper_than_the_limit_is_refused_before_it_runs() {
             .contains("nested too deep"),
         "{body}"
     );
-    assert_eq!(
-        app.statements(),
-        before + AUTH_STATEMENTS,
+    assert!(
+        app.statements() <= before + AUTH_STATEMENTS,
         "nothing ran but the caller's session check"
     );
 }
