@@ -108,7 +108,11 @@ pub async fn newest_children<E: EntityTrait>(
         // Per parent, the index on (parent, order) yields the newest rows and stops: ranking every child of a
         // busy customer to keep ten costs more than the rest of the customer card together.
         let inner = E::find()
-            .filter(Expr::cust(format!("\"{}\" = p.parent_id", parent.as_str())))
+            .filter(Expr::cust(format!(
+                "\"{}\".\"{}\" = p.parent_key",
+                E::default().table_name(),
+                parent.as_str()
+            )))
             .filter(condition)
             .order_by_desc(order)
             .order_by_desc(id_column::<E>()?)
@@ -116,7 +120,7 @@ pub async fn newest_children<E: EntityTrait>(
             .into_query();
         let inner = backend.build(&inner);
         let sql = format!(
-            "SELECT c.* FROM unnest(CAST(${n} AS uuid[])) WITH ORDINALITY AS p(parent_id, ord) \
+            "SELECT c.* FROM unnest(CAST(${n} AS uuid[])) WITH ORDINALITY AS p(parent_key, ord) \
              CROSS JOIN LATERAL ({inner}) AS c ORDER BY p.ord, c.\"{o}\" DESC, c.id DESC",
             n = inner.values.as_ref().map_or(0, |v| v.0.len()) + 1,
             inner = inner.sql,

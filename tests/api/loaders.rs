@@ -98,3 +98,43 @@ async fn nodes_of_many_ids_cost_one_statement_per_type() {
         "{n} statements for 60 nodes of two types"
     );
 }
+
+#[tokio::test]
+async fn each_customers_newest_work_orders_are_the_newest_of_their_own_in_one_batch() {
+    let app = TestApp::spawn().await;
+    app.seed(8, 120).await;
+    let batched = app
+        .ok(
+            "{ customers(first: 8) { edges { node { id recentWorkOrders(limit: 3) { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = batched["customers"]["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 8);
+    let mut with_orders = 0;
+    for edge in edges {
+        let customer = &edge["node"];
+        // The same list through another path: the keyset-paginated list, newest first.
+        let alone = app
+            .ok(
+                "query($c: ID!) { workOrders(first: 3, sort: CREATED_AT_DESC, filter: { customerId: $c }) { edges { node { id } } } }",
+                json!({ "c": customer["id"] }),
+            )
+            .await;
+        let expected: Vec<_> = alone["workOrders"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["id"].clone())
+            .collect();
+        let recent: Vec<_> = customer["recentWorkOrders"]
+            .as_array()
+            .expect("orders")
+            .iter()
+            .map(|w| w["id"].clone())
+            .collect();
+        assert_eq!(recent, expected, "customer {}", customer["id"]);
+        with_orders += usize::from(!recent.is_empty());
+    }
+    assert!(with_orders > 1, "the seed gave several customers orders");
+}
