@@ -350,6 +350,20 @@ impl TestApp {
         self.stats.statements()
     }
 
+    /// Waits until the server remembers the owner's session as live, so that no statement checks it: at once
+    /// on the embedded backend; with Redis, once the replica hears the other replicas' revocations.
+    pub async fn remember_session(&self) {
+        for _ in 0..100 {
+            let before = self.statements();
+            self.ok("{ __typename }", json!({})).await;
+            if self.statements() == before {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the server never remembered the owner's session");
+    }
+
     /// Posts a JSON body to `/graphql` as the owner, and returns the raw response.
     pub async fn post(&self, body: &Value) -> reqwest::Response {
         self.post_as(Some(&self.owner_token), body).await

@@ -191,8 +191,7 @@ async fn malformed_cursors_ids_and_page_sizes_get_typed_errors() {
 async fn total_count_costs_a_query_only_when_selected() {
     let app = TestApp::spawn().await;
     app.seed(5, 0).await;
-    // Once the server has seen the owner's session live, no statement checks it again.
-    app.ok("{ me { id } }", json!({})).await;
+    app.remember_session().await;
     let before = app.statements();
     app.ok(
         "{ customers(first: 3) { edges { node { id } } } }",
