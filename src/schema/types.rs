@@ -208,7 +208,18 @@ impl Customer {
         let ids = || rows.iter().map(|r| r.id);
         let vehicles = async {
             if node.field("vehicles").exists() {
-                prime(ctx, ids().map(ChildrenOf::<VehiclesOfCustomer>::new)).await?;
+                let owned = prime(ctx, ids().map(ChildrenOf::<VehiclesOfCustomer>::new)).await?;
+                // A recent order's vehicle is nearly always one the customer owns: found among those, it
+                // costs no statement of its own (a vehicle since sold is still loaded by id).
+                if node.field("recentWorkOrders").field("vehicle").exists() {
+                    let known = owned.into_values().flatten().map(|v| {
+                        (
+                            ById::<(vehicles::Entity, via::WorkOrderVehicle)>::new(v.id),
+                            v,
+                        )
+                    });
+                    super::loaders_for(ctx)?.feed_many(known).await;
+                }
             }
             Ok::<_, AppError>(())
         };

@@ -138,3 +138,34 @@ async fn each_customers_newest_work_orders_are_the_newest_of_their_own_in_one_ba
     }
     assert!(with_orders > 1, "the seed gave several customers orders");
 }
+
+#[tokio::test]
+async fn the_customer_card_reads_each_of_its_tables_once() {
+    let app = TestApp::spawn().await;
+    app.seed(6, 60).await;
+    let busiest = app
+        .ok(
+            "{ customers(first: 6) { edges { node { id recentWorkOrders(limit: 50) { id } } } } }",
+            json!({}),
+        )
+        .await["customers"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .max_by_key(|e| e["node"]["recentWorkOrders"].as_array().map_or(0, Vec::len))
+        .map(|e| e["node"]["id"].clone())
+        .expect("a customer");
+    app.remember_session().await;
+    let card = include_str!("../../frontend-contract/customer-card.graphql");
+    let (n, data) = statements_for(&app, card, json!({ "id": busiest })).await;
+    let recent = data["node"]["recentWorkOrders"].as_array().expect("orders");
+    assert!(!recent.is_empty());
+    assert!(
+        recent
+            .iter()
+            .all(|w| w["vehicle"]["plateNumber"].is_string())
+    );
+    // The customer, their vehicles (which also serve the recent orders' vehicles), the balance, the home
+    // location, the recent orders and the recent invoices.
+    assert!(n <= 6, "{n} statements for the customer card");
+}
