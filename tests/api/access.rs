@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::contract::{contract_ids, run_contract};
-use crate::helpers::{TestApp, error_code, is_postgres};
+use crate::helpers::{TestApp, error_code, is_postgres, within_a_moment};
 
 fn gid(kind: &str, id: Uuid) -> Value {
     json!(autoshop::schema::ids::encode(kind, id).0)
@@ -867,19 +867,13 @@ async fn a_policy_change_on_one_replica_holds_on_the_others_at_once() {
         json!({ "input": { "userId": user, "roleId": cashier } }),
     )
     .await;
-    // Pub/sub delivery is asynchronous: allow it a moment, no more.
-    let mut allowed = false;
-    for _ in 0..50 {
-        if other
+    let allowed = within_a_moment(async || {
+        other
             .gql_as(Some(&token), q, json!({}))
             .await
             .get("errors")
             .is_none()
-        {
-            allowed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert!(allowed, "the other replica never heard of the change");
 }

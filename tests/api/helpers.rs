@@ -511,6 +511,18 @@ impl TestApp {
 /// first time the server sees the session, none while it remembers it live.
 pub const AUTH_STATEMENTS: u64 = 1;
 
+/// Whether `check` holds within a moment (a second, asked every 20 ms): for what reaches other replicas through
+/// Redis pub/sub, which is asynchronous.
+pub async fn within_a_moment(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..50 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// The first error's `extensions.code`.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
