@@ -198,6 +198,32 @@ impl ApiKey {
 /// A person or company the shop serves.
 pub struct Customer(pub customers::Model);
 
+/// How many recent work orders or invoices the customer card shows unless it asks for another number.
+const RECENT: i32 = 10;
+
+/// The page sizes the client asked of `field` (once per distinct `limit`), for priming; a size the field's
+/// own validation will refuse is left to it.
+fn limits_asked(node: &Lookahead<'_>, field: &str, default: i32) -> Vec<u64> {
+    let mut limits: Vec<u64> = node
+        .field(field)
+        .selection_fields()
+        .iter()
+        .filter_map(|f| {
+            let args = f.arguments().ok()?;
+            let limit = match args.iter().find(|(name, _)| name.as_str() == "limit") {
+                Some((_, async_graphql::Value::Number(n))) => n.as_u64()?,
+                Some(_) => return None,
+                None => u64::try_from(default).ok()?,
+            };
+            // The fields' own maximum.
+            (limit <= 50).then_some(limit)
+        })
+        .collect();
+    limits.sort_unstable();
+    limits.dedup();
+    limits
+}
+
 impl Customer {
     /// Primes the relations a list of customers will ask for (see [`prime`]).
     pub async fn prime_list(
@@ -229,6 +255,27 @@ impl Customer {
             }
             Ok(())
         };
+        // The card's history, read now beside the rest instead of after a loader's wait.
+        let recent_orders = async {
+            for limit in limits_asked(&node, "recentWorkOrders", RECENT) {
+                prime(
+                    ctx,
+                    ids().map(|id| NewestOf::<WorkOrdersOfCustomer>::new(id, limit)),
+                )
+                .await?;
+            }
+            Ok(())
+        };
+        let recent_invoices = async {
+            for limit in limits_asked(&node, "recentInvoices", RECENT) {
+                prime(
+                    ctx,
+                    ids().map(|id| NewestOf::<InvoicesOfCustomer>::new(id, limit)),
+                )
+                .await?;
+            }
+            Ok(())
+        };
         let locations = async {
             let keys = rows.iter().filter_map(|r| r.home_location_id);
             if node.field("homeLocation").exists() {
@@ -240,7 +287,13 @@ impl Customer {
             }
             Ok(())
         };
-        futures_util::try_join!(vehicles, balances, locations)?;
+        futures_util::try_join!(
+            vehicles,
+            balances,
+            locations,
+            recent_orders,
+            recent_invoices
+        )?;
         Ok(())
     }
 }
@@ -305,7 +358,7 @@ impl Customer {
     async fn recent_work_orders(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
+        #[graphql(default_with = "RECENT", validator(minimum = 0, maximum = 50))] limit: i32,
     ) -> Result<Vec<WorkOrder>> {
         Ok(newest::<WorkOrdersOfCustomer>(ctx, self.0.id, limit)
             .await?
@@ -317,7 +370,7 @@ impl Customer {
     async fn recent_invoices(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 10, validator(minimum = 0, maximum = 50))] limit: i32,
+        #[graphql(default_with = "RECENT", validator(minimum = 0, maximum = 50))] limit: i32,
     ) -> Result<Vec<Invoice>> {
         Ok(newest::<InvoicesOfCustomer>(ctx, self.0.id, limit)
             .await?
