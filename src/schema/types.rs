@@ -201,9 +201,14 @@ pub struct Customer(pub customers::Model);
 /// How many recent work orders or invoices the customer card shows unless it asks for another number.
 const RECENT: i32 = 10;
 
-/// The page sizes the client asked of `field` (once per distinct `limit`), for priming; a size the field's
-/// own validation will refuse is left to it.
-fn limits_asked(node: &Lookahead<'_>, field: &str, default: i32) -> Vec<u64> {
+/// Primes the newest children through `R` that the client asked of `field`, once per distinct `limit` (see
+/// [`prime`]); a size the field's own validation will refuse is left to it.
+async fn prime_newest<R: HasMany>(
+    ctx: &Context<'_>,
+    node: &Lookahead<'_>,
+    field: &str,
+    parents: &[uuid::Uuid],
+) -> Result<(), AppError> {
     let mut limits: Vec<u64> = node
         .field(field)
         .selection_fields()
@@ -213,7 +218,7 @@ fn limits_asked(node: &Lookahead<'_>, field: &str, default: i32) -> Vec<u64> {
             let limit = match args.iter().find(|(name, _)| name.as_str() == "limit") {
                 Some((_, async_graphql::Value::Number(n))) => n.as_u64()?,
                 Some(_) => return None,
-                None => u64::try_from(default).ok()?,
+                None => u64::try_from(RECENT).ok()?,
             };
             // The fields' own maximum.
             (limit <= 50).then_some(limit)
@@ -221,7 +226,10 @@ fn limits_asked(node: &Lookahead<'_>, field: &str, default: i32) -> Vec<u64> {
         .collect();
     limits.sort_unstable();
     limits.dedup();
-    limits
+    for limit in limits {
+        prime(ctx, parents.iter().map(|id| NewestOf::<R>::new(*id, limit))).await?;
+    }
+    Ok(())
 }
 
 impl Customer {
@@ -256,26 +264,11 @@ impl Customer {
             Ok(())
         };
         // The card's history, read now beside the rest instead of after a loader's wait.
-        let recent_orders = async {
-            for limit in limits_asked(&node, "recentWorkOrders", RECENT) {
-                prime(
-                    ctx,
-                    ids().map(|id| NewestOf::<WorkOrdersOfCustomer>::new(id, limit)),
-                )
-                .await?;
-            }
-            Ok(())
-        };
-        let recent_invoices = async {
-            for limit in limits_asked(&node, "recentInvoices", RECENT) {
-                prime(
-                    ctx,
-                    ids().map(|id| NewestOf::<InvoicesOfCustomer>::new(id, limit)),
-                )
-                .await?;
-            }
-            Ok(())
-        };
+        let parents: Vec<_> = ids().collect();
+        let recent_orders =
+            prime_newest::<WorkOrdersOfCustomer>(ctx, &node, "recentWorkOrders", &parents);
+        let recent_invoices =
+            prime_newest::<InvoicesOfCustomer>(ctx, &node, "recentInvoices", &parents);
         let locations = async {
             let keys = rows.iter().filter_map(|r| r.home_location_id);
             if node.field("homeLocation").exists() {
