@@ -40,7 +40,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
-#[derive(Clone)]
+/// Shared by every request behind one `Arc`: axum hands each handler and middleware its own copy of the state.
 struct HttpState {
     app: AppState,
     schema: AppSchema,
@@ -164,17 +164,15 @@ fn router(app: AppState) -> Router {
         app.limits.rate_per_minute,
         app.limits.rate_burst,
     ));
-    let state = HttpState {
+    let state = Arc::new(HttpState {
         app,
         schema,
         validated,
         documents: Arc::default(),
         limiter,
-    };
+    });
 
-    let mut graphql = post(graphql)
-        .layer(middleware::from_fn(json_only))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    let mut graphql = post(graphql).layer(middleware::from_fn_with_state(state.clone(), admit));
     if development {
         graphql = graphql.get(graphiql);
     }
@@ -200,7 +198,7 @@ fn router(app: AppState) -> Router {
 }
 
 async fn graphql(
-    State(s): State<HttpState>,
+    State(s): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     req: GraphQLRequest,
@@ -330,7 +328,7 @@ impl async_graphql::Executor for SubscriptionsOnly {
 /// Upgrades to GraphQL over WebSocket (graphql-transport-ws or the older graphql-ws). The caller signs in with
 /// the SPA's cookie or a bearer token on the upgrade, or a token in `connection_init`'s payload.
 async fn graphql_ws(
-    State(s): State<HttpState>,
+    State(s): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     protocol: async_graphql_axum::GraphQLProtocol,
     headers: HeaderMap,
@@ -401,7 +399,7 @@ async fn graphql_ws(
 }
 
 /// The public keys that verify our access tokens, for services that accept them.
-async fn jwks(State(s): State<HttpState>) -> impl IntoResponse {
+async fn jwks(State(s): State<Arc<HttpState>>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(s.app.auth.keys.jwks()),
@@ -434,31 +432,28 @@ fn client_ip(s: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> std::net::
 
 /// Refuses a client over its request rate with 429, a `Retry-After` and the `rate_limited` code.
 async fn rate_limit(
-    State(s): State<HttpState>,
+    State(s): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    match s
-        .limiter
-        .check(client_ip(&s, peer, req.headers()), Instant::now())
-    {
-        Ok(()) => next.run(req).await,
-        Err(wait) => {
-            let body = transport_error("too many requests; slow down", "rate_limited");
-            let retry = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, retry)],
-                body,
-            )
-                .into_response()
-        }
+    match over_rate(&s, peer, req.headers()) {
+        Some(refused) => refused,
+        None => next.run(req).await,
     }
 }
 
-/// Only `application/json` POSTs reach GraphQL: a cross-site form or `text/plain` POST cannot run a mutation.
-async fn json_only(req: Request, next: Next) -> Response {
+/// What `POST /graphql` lets through, in one layer: a client within its rate ([`rate_limit`]), sending JSON
+/// (a cross-site form or `text/plain` POST cannot run a mutation).
+async fn admit(
+    State(s): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(refused) = over_rate(&s, peer, req.headers()) {
+        return refused;
+    }
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -472,6 +467,23 @@ async fn json_only(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+fn over_rate(s: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
+    let wait = s
+        .limiter
+        .check(client_ip(s, peer, headers), Instant::now())
+        .err()?;
+    let body = transport_error("too many requests; slow down", "rate_limited");
+    let retry = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
+    Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry)],
+            body,
+        )
+            .into_response(),
+    )
+}
+
 async fn graphiql() -> Html<String> {
     Html(
         GraphiQLSource::build()
@@ -481,7 +493,7 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
+async fn readyz(State(s): State<Arc<HttpState>>) -> impl IntoResponse {
     if s.app.db.ping().await {
         (StatusCode::OK, "ready")
     } else {
@@ -489,7 +501,7 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
+async fn metrics(State(s): State<Arc<HttpState>>) -> impl IntoResponse {
     let mut body = crate::telemetry::metrics().render();
     // Per-app statement count: handy when several apps share a process, as the tests do.
     body.push_str(&format!(

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::str::FromStr;
 
-use entity::invoices;
+use entity::{invoices, users, work_order_mechanics};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
@@ -175,4 +175,37 @@ pub async fn balances_due(
         .all(conn)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// The users assigned to each work order, in the order they were assigned: the assignments joined to their
+/// users in one statement, where reading the assignments and then their users would be two, one after the
+/// other.
+pub async fn mechanics_of(
+    conn: &DatabaseConnection,
+    work_orders: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<users::Model>>, DbErr> {
+    use sea_orm::{ConnectionTrait, FromQueryResult};
+    use work_order_mechanics::{Column as A, Entity as Assignment};
+    let mut select = users::Entity::find().into_query();
+    select
+        .expr_as(
+            Expr::col((Assignment, A::WorkOrderId)),
+            Alias::new("parent_key"),
+        )
+        .inner_join(
+            Assignment,
+            Expr::col((Assignment, A::UserId)).equals((users::Entity, users::Column::Id)),
+        )
+        .and_where(among(conn, A::WorkOrderId, work_orders))
+        .order_by((Assignment, A::CreatedAt), sea_orm::Order::Asc)
+        .order_by((Assignment, A::Id), sea_orm::Order::Asc);
+    let rows = conn.query_all(&select).await?;
+    let mut out: HashMap<Uuid, Vec<users::Model>> = HashMap::new();
+    for row in rows {
+        let work_order: Uuid = row.try_get("", "parent_key")?;
+        out.entry(work_order)
+            .or_default()
+            .push(users::Model::from_query_result(&row, "")?);
+    }
+    Ok(out)
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    audit_log, files, invoice_lines, invoices, payments, vehicles, work_order_lines,
-    work_order_mechanics, work_order_status_changes, work_orders,
+    audit_log, files, invoice_lines, invoices, payments, users, vehicles, work_order_lines,
+    work_order_status_changes, work_orders,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;
@@ -103,7 +103,6 @@ pub mod via {
         WorkOrderCustomer,
         WorkOrderVehicle,
         WorkOrderLocation,
-        WorkOrderMechanic,
         LineMechanic,
         ChangedBy,
         InvoiceWorkOrder,
@@ -197,6 +196,28 @@ impl<R: HasMany> Loader<NewestOf<R>> for DbLoader {
     }
 }
 
+/// The users assigned to a work order, in the order they were assigned (soft-deleted users included: the
+/// caller decides), read with their assignments in one statement.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct MechanicsOf(pub Uuid);
+
+impl Loader<MechanicsOf> for DbLoader {
+    type Value = Vec<users::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[MechanicsOf],
+    ) -> Result<HashMap<MechanicsOf, Self::Value>, LoadError> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = batch::mechanics_of(&self.conn, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, v)| (MechanicsOf(id), v))
+            .collect())
+    }
+}
+
 /// What a customer owes on issued invoices.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct BalanceDue(pub Uuid);
@@ -254,7 +275,6 @@ has_many!(
         where Condition::all().add(invoices::Column::DeletedAt.is_null())
 );
 has_many!(LinesOfWorkOrder: work_order_lines by WorkOrderId ordered Position);
-has_many!(MechanicsOfWorkOrder: work_order_mechanics by WorkOrderId ordered CreatedAt);
 has_many!(StatusChangesOfWorkOrder: work_order_status_changes by WorkOrderId ordered CreatedAt);
 has_many!(
     /// The invoices of a work order that are not void: at most one, by a unique index.

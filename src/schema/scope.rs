@@ -9,7 +9,7 @@ use entity::{
 };
 use uuid::Uuid;
 
-use super::loaders::{ById, ChildrenOf, MechanicsOfWorkOrder, via};
+use super::loaders::{ById, MechanicsOf, via};
 use super::loaders_for;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::access;
@@ -66,10 +66,10 @@ pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> A
         Reach::All => Ok(true),
         Reach::AssignedTo(me) => {
             let mechanics = loaders_for(ctx)?
-                .load_one(ChildrenOf::<MechanicsOfWorkOrder>::new(wo.id))
+                .load_one(MechanicsOf(wo.id))
                 .await?
                 .unwrap_or_default();
-            Ok(mechanics.iter().any(|m| m.user_id == me))
+            Ok(mechanics.iter().any(|m| m.id == me))
         }
         Reach::Nothing => Ok(false),
     }
@@ -137,16 +137,6 @@ impl Scoped for work_orders::Model {
 }
 
 impl Scoped for work_order_lines::Model {
-    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        work_order_by_id_visible(ctx, self.work_order_id).await
-    }
-
-    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
-        Ok(true)
-    }
-}
-
-impl Scoped for work_order_mechanics::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
         work_order_by_id_visible(ctx, self.work_order_id).await
     }

@@ -531,13 +531,7 @@ impl WorkOrder {
         };
         let mechanics = async {
             if node.field("mechanics").exists() {
-                let assigned =
-                    prime(ctx, ids().map(ChildrenOf::<MechanicsOfWorkOrder>::new)).await?;
-                let users = assigned
-                    .values()
-                    .flatten()
-                    .map(|a| ById::<(users::Entity, via::WorkOrderMechanic)>::new(a.user_id));
-                prime(ctx, users).await?;
+                prime(ctx, ids().map(MechanicsOf)).await?;
             }
             Ok(())
         };
@@ -648,24 +642,15 @@ impl WorkOrder {
     }
     /// Mechanics assigned to the order.
     async fn mechanics(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let assigned = children::<MechanicsOfWorkOrder>(ctx, self.0.id).await?;
-        let ids: Vec<_> = assigned
-            .iter()
-            .map(|a| ById::<(users::Entity, via::WorkOrderMechanic)>::new(a.user_id))
-            .collect();
         // Boxed, like every relation's load (see `schema::load`).
-        let found = Box::pin(super::loaders_for(ctx)?.load_many(ids.iter().copied()))
+        let assigned = Box::pin(super::loaders_for(ctx)?.load_one(MechanicsOf(self.0.id)))
             .await
             .map_err(AppError::from)?;
-        Ok(ids
-            .iter()
-            .filter_map(|k| {
-                found
-                    .get(k)
-                    .filter(|u| u.deleted_at.is_none())
-                    .cloned()
-                    .map(User)
-            })
+        Ok(assigned
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|u| u.deleted_at.is_none())
+            .map(User)
             .collect())
     }
     /// Every status change, oldest first.

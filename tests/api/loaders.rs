@@ -169,3 +169,49 @@ async fn the_customer_card_reads_each_of_its_tables_once() {
     // location, the recent orders and the recent invoices.
     assert!(n <= 6, "{n} statements for the customer card");
 }
+
+#[tokio::test]
+async fn the_board_reads_each_orders_mechanics_with_their_names_in_one_statement() {
+    let app = TestApp::spawn().await;
+    app.seed(6, 60).await;
+    let expected: std::collections::HashMap<uuid::Uuid, Vec<String>> = app
+        .sql_all(
+            "SELECT m.work_order_id AS wo, u.name FROM work_order_mechanics m \
+             JOIN users u ON u.id = m.user_id ORDER BY m.work_order_id, m.created_at, m.id",
+        )
+        .await
+        .iter()
+        .fold(Default::default(), |mut acc, row| {
+            let wo: uuid::Uuid = row.try_get("", "wo").expect("wo");
+            let name: String = row.try_get("", "name").expect("name");
+            acc.entry(wo).or_default().push(name);
+            acc
+        });
+    assert!(!expected.is_empty(), "the seed assigns mechanics");
+    app.remember_session().await;
+    let board = include_str!("../../frontend-contract/work-order-board.graphql");
+    let (n, data) = statements_for(&app, board, json!({})).await;
+    let edges = data["workOrders"]["edges"].as_array().expect("edges");
+    assert!(!edges.is_empty());
+    let mut assigned = 0;
+    for edge in edges {
+        let node = &edge["node"];
+        let id = async_graphql::ID(node["id"].as_str().expect("id").to_owned());
+        let (_, id) = autoshop::schema::ids::decode(&id, "id").expect("global id");
+        let names: Vec<String> = node["mechanics"]
+            .as_array()
+            .expect("mechanics")
+            .iter()
+            .map(|m| m["name"].as_str().expect("name").to_owned())
+            .collect();
+        assigned += usize::from(!names.is_empty());
+        assert_eq!(
+            names,
+            expected.get(&id).cloned().unwrap_or_default(),
+            "order {id}"
+        );
+    }
+    assert!(assigned > 0, "some order on the board has mechanics");
+    // The page, its count, the customers, the vehicles, and the mechanics with their users.
+    assert!(n <= 5, "{n} statements for the board");
+}
