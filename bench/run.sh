@@ -105,17 +105,19 @@ for op in board customer_card lookup; do
   done
 done
 
-# What the HTTP stack costs doing nothing, beside the lookup's floor: `GET /healthz` (no GraphQL, no database)
-# and the smallest signed-in GraphQL request, `{ __typename }` (no database). Their ratios bound what any
-# screen served through this stack can reach on this machine.
+# What the stack costs doing (nearly) nothing, beside the lookup's floor: `GET /healthz` (no GraphQL, no
+# database), `GET /readyz` (one `SELECT 1` through the pool, no GraphQL) and the smallest signed-in GraphQL
+# request, `{ __typename }` (no database). Their ratios bound what a screen served through this stack can reach
+# on this machine.
 CEILINGS="$OUT/ceilings.tsv"
 : >"$CEILINGS"
 printf '{"query":"{ __typename }"}' >"$OUT/typename.json"
 for rep in $(seq 1 "$REPEAT"); do
   h=$(wrk -t2 -c16 -d"${DURATION}s" -s bench/get.lua "http://127.0.0.1:$PORT/healthz" | grep '^RESULT')
+  r=$(wrk -t2 -c16 -d"${DURATION}s" -s bench/get.lua "http://127.0.0.1:$PORT/readyz" | grep '^RESULT')
   t=$(BODY_FILE="$OUT/typename.json" wrk -t2 -c16 -d"${DURATION}s" -s bench/post.lua "http://127.0.0.1:$PORT/graphql" | grep '^RESULT')
   f=$(pgbench -n -M prepared -c 16 -j 2 -T "$DURATION" -f "$OUT/lookup.sql" "$DATABASE_URL" 2>/dev/null | grep -E '^tps' | head -1)
-  printf "%s\t%s\t%s\n" "$(field rps "$h")" "$(field rps "$t")" "$(sed -E 's/tps = ([0-9.]+).*/\1/' <<<"$f")" | tee -a "$CEILINGS"
+  printf "%s\t%s\t%s\t%s\n" "$(field rps "$h")" "$(field rps "$r")" "$(field rps "$t")" "$(sed -E 's/tps = ([0-9.]+).*/\1/' <<<"$f")" | tee -a "$CEILINGS"
 done
 
 {
@@ -151,13 +153,14 @@ for (op, c), rows in groups.items():
     if any(r[6] for r in rows):
         print(f"| {op} | {c} | non-2xx answers: {sum(r[6] for r in rows):.0f} | | | | | | | |")
 rows = [[float(x) for x in l.split("\t")] for l in open(ceilings)]
-h, t, f = (statistics.median(r[i] for r in rows) for i in range(3))
+h, r, t, f = (statistics.median(row[i] for row in rows) for i in range(4))
 print()
 print("The stack doing nothing, at concurrency 16, beside the lookup's floor (medians):")
 print()
 print("| request | req/s | ÷ lookup floor |")
 print("|---|---:|---:|")
 print(f"| `GET /healthz` (HTTP only) | {h:.0f} | {h / f:.2f} |")
+print(f"| `GET /readyz` (HTTP and one `SELECT 1` through the pool; no GraphQL) | {r:.0f} | {r / f:.2f} |")
 print(f"| `{{ __typename }}` signed in (HTTP, auth, GraphQL; no database) | {t:.0f} | {t / f:.2f} |")
 print(f"| lookup floor (pgbench) | {f:.0f} | 1.00 |")
 PY
