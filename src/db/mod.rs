@@ -66,6 +66,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         // A ping on every checkout doubles the round trips of a one-row read; only a connection idle long
         // enough for a server, proxy or firewall to have dropped it is tested first.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        // Every statement we send is parameterised, and the loaders take their ids as one array. PostgreSQL
+        // guesses ten elements for an array it cannot see, so the generic plan always looks dearer than one
+        // made for the actual values, and by default it plans such a statement again on every execution: for
+        // the customer card that planning cost more than running its statements. The plans do not depend on
+        // the values here (keys, foreign keys, statuses), so each is planned once per connection.
+        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_generic_plan")]))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

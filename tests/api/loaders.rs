@@ -215,3 +215,17 @@ async fn the_board_reads_each_orders_mechanics_with_their_names_in_one_statement
     // The page, its count, the customers, the vehicles, and the mechanics with their users.
     assert!(n <= 5, "{n} statements for the board");
 }
+
+#[tokio::test]
+async fn on_postgres_each_statement_is_planned_once_per_connection_not_on_every_execution() {
+    let app = TestApp::spawn().await;
+    if !crate::helpers::is_postgres() {
+        return; // SQLite has no plan cache to steer.
+    }
+    let mode: String = app
+        .sql_one("SHOW plan_cache_mode")
+        .await
+        .try_get("", "plan_cache_mode")
+        .expect("plan_cache_mode");
+    assert_eq!(mode, "force_generic_plan");
+}
