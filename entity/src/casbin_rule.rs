@@ -2,18 +2,20 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
-#[sea_orm(table_name = "casbin_rule")]
-pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i32,
-    pub ptype: String,
-    pub v0: String,
-    pub v1: String,
-    pub v2: String,
-    pub v3: String,
-    pub v4: String,
-    pub v5: String,
+crate::model! {
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "casbin_rule")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub ptype: String,
+        pub v0: String,
+        pub v1: String,
+        pub v2: String,
+        pub v3: String,
+        pub v4: String,
+        pub v5: String,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

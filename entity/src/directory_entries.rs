@@ -2,19 +2,21 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
-#[sea_orm(table_name = "directory_entries")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-    pub version: i32,
-    pub directory_id: Uuid,
-    pub code: String,
-    pub label: String,
-    pub sort_order: i32,
-    pub active: bool,
+crate::model! {
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "directory_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i32,
+        pub directory_id: Uuid,
+        pub code: String,
+        pub label: String,
+        pub sort_order: i32,
+        pub active: bool,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

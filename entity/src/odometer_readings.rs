@@ -2,19 +2,21 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
-#[sea_orm(table_name = "odometer_readings")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-    pub vehicle_id: Uuid,
-    pub work_order_id: Option<Uuid>,
-    pub reading_km: i64,
-    pub recorded_at: DateTimeUtc,
-    pub is_correction: bool,
-    pub recorded_by: Option<Uuid>,
+crate::model! {
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "odometer_readings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub vehicle_id: Uuid,
+        pub work_order_id: Option<Uuid>,
+        pub reading_km: i64,
+        pub recorded_at: DateTimeUtc,
+        pub is_correction: bool,
+        pub recorded_by: Option<Uuid>,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

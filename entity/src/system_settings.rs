@@ -2,18 +2,20 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
-#[sea_orm(table_name = "system_settings")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-    pub version: i32,
-    pub key: String,
-    #[sea_orm(column_type = "Json")]
-    pub value: Json,
-    pub updated_by: Option<Uuid>,
+crate::model! {
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "system_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub version: i32,
+        pub key: String,
+        #[sea_orm(column_type = "Json")]
+        pub value: Json,
+        pub updated_by: Option<Uuid>,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,25 +2,27 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
-#[sea_orm(table_name = "users")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
-    pub email: String,
-    pub name: String,
-    pub phone: Option<String>,
-    pub password_hash: Option<String>,
-    pub status: String,
-    pub totp_secret_enc: Option<String>,
-    pub totp_enabled: bool,
-    pub last_login_at: Option<DateTimeUtc>,
-    pub totp_last_step: Option<i64>,
-    pub password_changed_at: Option<DateTimeUtc>,
-    pub deleted_at: Option<DateTimeUtc>,
-    pub version: i32,
+crate::model! {
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub email: String,
+        pub name: String,
+        pub phone: Option<String>,
+        pub password_hash: Option<String>,
+        pub status: String,
+        pub totp_secret_enc: Option<String>,
+        pub totp_enabled: bool,
+        pub last_login_at: Option<DateTimeUtc>,
+        pub totp_last_step: Option<i64>,
+        pub password_changed_at: Option<DateTimeUtc>,
+        pub deleted_at: Option<DateTimeUtc>,
+        pub version: i32,
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::rows;
+
 fn uuid_of<M: ModelTrait>(m: &M, col: <M::Entity as EntityTrait>::Column) -> Option<Uuid> {
     match m.get(col) {
         Value::Uuid(Some(u)) => Some(u),
@@ -52,12 +54,12 @@ fn id_column<E: EntityTrait>() -> Result<E::Column, DbErr> {
 }
 
 /// Rows of `E` with the given ids, keyed by id.
-pub async fn by_ids<E: EntityTrait>(
+pub async fn by_ids<E: EntityTrait<Model: entity::Positional>>(
     conn: &DatabaseConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, E::Model>, DbErr> {
     let id = id_column::<E>()?;
-    let rows = E::find().filter(among(conn, id, ids)).all(conn).await?;
+    let rows = rows::all(E::find().filter(among(conn, id, ids)), conn).await?;
     Ok(rows
         .into_iter()
         .filter_map(|m| uuid_of(&m, id).map(|k| (k, m)))
@@ -76,26 +78,25 @@ fn group<K: Hash + Eq, M>(rows: Vec<M>, key: impl Fn(&M) -> Option<K>) -> HashMa
 }
 
 /// All children of each parent, ordered by `order` ascending.
-pub async fn children<E: EntityTrait>(
+pub async fn children<E: EntityTrait<Model: entity::Positional>>(
     conn: &DatabaseConnection,
     parent: E::Column,
     order: E::Column,
     condition: Condition,
     parents: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<E::Model>>, DbErr> {
-    let rows = E::find()
+    let select = E::find()
         .filter(among(conn, parent, parents))
         .filter(condition)
         .order_by_asc(order)
-        .order_by_asc(id_column::<E>()?)
-        .all(conn)
-        .await?;
+        .order_by_asc(id_column::<E>()?);
+    let rows = rows::all(select, conn).await?;
     Ok(group(rows, |m| uuid_of(m, parent)))
 }
 
 /// The newest `limit` children of each parent (by `order`, descending), in one statement:
 /// a window function numbers each parent's rows and the outer query keeps the first few.
-pub async fn newest_children<E: EntityTrait>(
+pub async fn newest_children<E: EntityTrait<Model: entity::Positional>>(
     conn: &DatabaseConnection,
     parent: E::Column,
     order: E::Column,
@@ -129,7 +130,7 @@ pub async fn newest_children<E: EntityTrait>(
         let mut values = inner.values.map(|v| v.0).unwrap_or_default();
         values.push(uuid_array(parents).into());
         let stmt = sea_orm::Statement::from_sql_and_values(backend, sql, values);
-        let rows = E::find().from_raw_sql(stmt).all(conn).await?;
+        let rows = rows::all_raw(E::find().from_raw_sql(stmt), conn).await?;
         return Ok(group(rows, |m| uuid_of(m, parent)));
     }
     let rank = format!(
@@ -150,7 +151,7 @@ pub async fn newest_children<E: EntityTrait>(
         .order_by(Alias::new("rn"), sea_orm::Order::Asc)
         .to_owned();
     let stmt = conn.get_database_backend().build(&outer);
-    let rows = E::find().from_raw_sql(stmt).all(conn).await?;
+    let rows = rows::all_raw(E::find().from_raw_sql(stmt), conn).await?;
     Ok(group(rows, |m| uuid_of(m, parent)))
 }
 
@@ -184,7 +185,7 @@ pub async fn mechanics_of(
     conn: &DatabaseConnection,
     work_orders: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<users::Model>>, DbErr> {
-    use sea_orm::{ConnectionTrait, FromQueryResult};
+    use sea_orm::ConnectionTrait;
     use work_order_mechanics::{Column as A, Entity as Assignment};
     let mut select = users::Entity::find().into_query();
     select
@@ -205,7 +206,7 @@ pub async fn mechanics_of(
         let work_order: Uuid = row.try_get("", "parent_key")?;
         out.entry(work_order)
             .or_default()
-            .push(users::Model::from_query_result(&row, "")?);
+            .push(rows::leading::<users::Model>(&row)?);
     }
     Ok(out)
 }

@@ -93,7 +93,7 @@ pub async fn paginate<E>(
 ) -> AppResult<Page<E::Model>>
 where
     E: EntityTrait,
-    E::Model: Send + Sync,
+    E::Model: Send + Sync + entity::Positional,
 {
     let limit = args.limit(max)?;
     let backward = args.last.is_some();
@@ -106,12 +106,11 @@ where
     }
     let ascending = sort.descending == backward;
     let order = if ascending { Order::Asc } else { Order::Desc };
-    let mut rows = select
+    let select = select
         .order_by(sort.column, order.clone())
         .order_by(sort.id, order)
-        .limit(limit as u64 + 1)
-        .all(conn)
-        .await?;
+        .limit(limit as u64 + 1);
+    let mut rows = super::rows::all(select, conn).await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     if backward {

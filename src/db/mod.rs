@@ -4,6 +4,7 @@ pub mod batch;
 pub mod keyset;
 pub mod live;
 pub mod queries;
+pub mod rows;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

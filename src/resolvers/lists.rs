@@ -44,7 +44,7 @@ pub(super) async fn listed<E, N>(
 ) -> Result<Conn<N>>
 where
     E: sea_orm::EntityTrait,
-    E::Model: Send + Sync,
+    E::Model: Send + Sync + entity::Positional,
     N: async_graphql::OutputType,
 {
     let s = state(ctx);

@@ -118,7 +118,7 @@ pub mod via {
 impl<E, V> Loader<ById<(E, V)>> for DbLoader
 where
     E: EntityTrait + Send + Sync,
-    E::Model: Clone + Send + Sync,
+    E::Model: Clone + Send + Sync + entity::Positional,
     V: Send + Sync + 'static,
 {
     type Value = E::Model;
@@ -136,7 +136,7 @@ where
 
 /// A one-to-many relation: which column points at the parent, how children are ordered, which are visible.
 pub trait HasMany: Send + Sync + 'static {
-    type Child: EntityTrait<Model: Clone + Send + Sync> + Send + Sync;
+    type Child: EntityTrait<Model: Clone + Send + Sync + entity::Positional> + Send + Sync;
     fn parent() -> <Self::Child as EntityTrait>::Column;
     fn order() -> <Self::Child as EntityTrait>::Column;
     fn visible() -> Condition {

@@ -106,7 +106,7 @@ fn is_soft_deleted<E: EntityTrait>(m: &E::Model) -> bool {
 pub async fn load<E, V>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
 where
     E: EntityTrait + Send + Sync,
-    E::Model: Clone + Send + Sync + Scoped,
+    E::Model: Clone + Send + Sync + Scoped + entity::Positional,
     V: Send + Sync + 'static,
 {
     // On the heap (as in `children` and `newest`): all fields of an object resolve through one future type,

@@ -40,7 +40,7 @@ pub trait Scoped: Sized {
 async fn raw<E, V>(ctx: &Context<'_>, id: Uuid) -> AppResult<Option<E::Model>>
 where
     E: sea_orm::EntityTrait + Send + Sync,
-    E::Model: Clone + Send + Sync,
+    E::Model: Clone + Send + Sync + entity::Positional,
     V: Send + Sync + 'static,
 {
     Ok(loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?)

@@ -24,7 +24,7 @@ pub async fn list<E>(
 ) -> AppResult<Listed<E::Model>>
 where
     E: EntityTrait,
-    E::Model: Send + Sync,
+    E::Model: Send + Sync + entity::Positional,
 {
     let count = CountQuery::new(&db.conn, &select);
     let page = paginate(&db.conn, select, sort, args, max).await?;
