@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, Value,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -83,17 +83,22 @@ pub struct Page<M> {
     pub has_next_page: bool,
 }
 
+/// A row of a page: the listed record, and whatever the page's statement read beside it.
+pub trait PageRow<E: EntityTrait>: FromQueryResult + Send + Sync {
+    fn record(&self) -> &E::Model;
+}
+
 /// Runs `select` as one page of `sort`. One statement, whatever the page size.
-pub async fn paginate<E>(
+pub async fn paginate<E, R>(
     conn: &DatabaseConnection,
     select: Select<E>,
     sort: &SortKey<E>,
     args: &PageArgs,
     max: usize,
-) -> AppResult<Page<E::Model>>
+) -> AppResult<Page<R>>
 where
     E: EntityTrait,
-    E::Model: Send + Sync + entity::Positional,
+    R: PageRow<E>,
 {
     let limit = args.limit(max)?;
     let backward = args.last.is_some();
@@ -110,7 +115,7 @@ where
         .order_by(sort.column, order.clone())
         .order_by(sort.id, order)
         .limit(limit as u64 + 1);
-    let mut rows = super::rows::all(select, conn).await?;
+    let mut rows = select.into_model::<R>().all(conn).await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     if backward {
@@ -118,7 +123,7 @@ where
     }
     let rows = rows
         .into_iter()
-        .map(|m| Ok((encode(sort, &m)?, m)))
+        .map(|r| Ok((encode(sort, r.record())?, r)))
         .collect::<AppResult<Vec<_>>>()?;
     Ok(Page {
         rows,

@@ -183,6 +183,22 @@ pub fn work_orders(f: &WorkOrderFilter) -> Select<work_orders::Entity> {
     work_orders::Entity::find().filter(cond)
 }
 
+/// A work order with its customer and vehicle, read by the page's own statement.
+pub type WorkOrderWithParties =
+    super::rows::WithTwo<work_orders::Model, customers::Model, vehicles::Model>;
+
+/// Joins each work order's customer and vehicle into a page of work orders ([`WorkOrderWithParties`]).
+pub fn with_customer_and_vehicle(
+    select: Select<work_orders::Entity>,
+) -> Result<Select<work_orders::Entity>, sea_orm::DbErr> {
+    use work_orders::Column as C;
+    super::rows::join_two::<_, customers::Entity, vehicles::Entity>(
+        select,
+        C::CustomerId,
+        C::VehicleId,
+    )
+}
+
 pub fn work_order_sort(by: SortBy, desc: bool) -> SortKey<work_orders::Entity> {
     use work_orders::Column as C;
     time_sort(by, desc, C::CreatedAt, C::UpdatedAt, C::Id)

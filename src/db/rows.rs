@@ -1,10 +1,15 @@
 //! Rows read into models by column position ([`entity::Positional`]) instead of by name.
 
+use std::str::FromStr;
+
 use entity::Positional;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, Select, SelectModel,
-    SelectorRaw,
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Iterable, JoinType, QueryResult,
+    QuerySelect, RelationDef, Select, SelectModel, SelectorRaw,
 };
+
+use super::keyset::PageRow;
 
 /// A model read by position when the row holds its columns alone, in order; by name otherwise.
 pub struct ByPosition<M>(pub M);
@@ -93,4 +98,92 @@ pub fn leading<M: Positional + FromQueryResult>(row: &QueryResult) -> Result<M, 
         return M::from_sqlite_row(r, 0).map_err(unreadable);
     }
     M::from_query_result(row, "")
+}
+
+impl<E> PageRow<E> for ByPosition<E::Model>
+where
+    E: EntityTrait<Model: Positional + Send + Sync>,
+{
+    fn record(&self) -> &E::Model {
+        &self.0
+    }
+}
+
+/// A row with the two records its foreign keys name, read by the same statement ([`join_two`]).
+pub struct WithTwo<M, A, B> {
+    pub row: M,
+    pub first: A,
+    pub second: B,
+}
+
+impl<M, A, B> FromQueryResult for WithTwo<M, A, B>
+where
+    M: Positional,
+    A: Positional,
+    B: Positional,
+{
+    fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
+        let (a, b) = (M::COLUMNS.len(), M::COLUMNS.len() + A::COLUMNS.len());
+        let read = || -> Result<Self, sea_orm::sqlx::Error> {
+            if let Some(r) = res.try_as_pg_row() {
+                return Ok(WithTwo {
+                    row: M::from_pg_row(r, 0)?,
+                    first: A::from_pg_row(r, a)?,
+                    second: B::from_pg_row(r, b)?,
+                });
+            }
+            match res.try_as_sqlite_row() {
+                Some(r) => Ok(WithTwo {
+                    row: M::from_sqlite_row(r, 0)?,
+                    first: A::from_sqlite_row(r, a)?,
+                    second: B::from_sqlite_row(r, b)?,
+                }),
+                None => Err(sea_orm::sqlx::Error::Protocol("not a SQLx row".into())),
+            }
+        };
+        read().map_err(unreadable)
+    }
+}
+
+impl<E, A, B> PageRow<E> for WithTwo<E::Model, A, B>
+where
+    E: EntityTrait<Model: Positional + Send + Sync>,
+    A: Positional + Send + Sync,
+    B: Positional + Send + Sync,
+{
+    fn record(&self) -> &E::Model {
+        &self.row
+    }
+}
+
+/// `select` with the rows of `A` and `B` that its foreign keys `to_a` and `to_b` name, joined in and their
+/// columns appended in model order: one statement where reading them by id afterwards would be two more. The keys
+/// must be NOT NULL foreign keys (an inner join drops a row whose key names nothing).
+pub fn join_two<E, A, B>(
+    select: Select<E>,
+    to_a: E::Column,
+    to_b: E::Column,
+) -> Result<Select<E>, DbErr>
+where
+    E: EntityTrait,
+    A: EntityTrait,
+    B: EntityTrait,
+{
+    let select = with_columns::<A, E>(select.join(JoinType::InnerJoin, parent::<E, A>(to_a)?));
+    Ok(with_columns::<B, E>(
+        select.join(JoinType::InnerJoin, parent::<E, B>(to_b)?),
+    ))
+}
+
+fn parent<E: EntityTrait, F: EntityTrait>(key: E::Column) -> Result<RelationDef, DbErr> {
+    let id = F::Column::from_str("id")
+        .map_err(|_| DbErr::Custom(format!("{} has no id column", F::default().table_name())))?;
+    Ok(E::belongs_to(F::default()).from(key).to(id).into())
+}
+
+fn with_columns<F: EntityTrait, E: EntityTrait>(mut select: Select<E>) -> Select<E> {
+    for c in F::Column::iter() {
+        select = select.expr(Expr::col((F::default(), c)));
+    }
+    select
 }

@@ -9,6 +9,7 @@ use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
 use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, SortBy};
+use crate::db::rows::ByPosition;
 use crate::domain::{InvoiceStatus, WorkOrderStatus};
 use crate::schema::connection::{Conn, connection};
 use crate::schema::scope::within;
@@ -49,7 +50,7 @@ where
 {
     let s = state(ctx);
     let l = reads::list(&s.db, select, sort, &args, s.limits.max_page_size).await?;
-    Ok(connection(l, node))
+    Ok(connection(l, |r: ByPosition<E::Model>| node(r.0)))
 }
 
 /// Soft-deleted records are listed only on request, and only for those who may delete and restore them.
@@ -255,20 +256,31 @@ impl ListQuery {
             include_deleted: deleted_allowed(ctx, include_deleted, Perm::WorkOrderDelete)?,
         };
         let (by, desc) = sort.key();
-        let conn = listed(
-            ctx,
-            queries::work_orders(&f).filter(queries::work_orders_within(
-                &within(access(ctx), Perm::WorkOrderRead),
-                &within(access(ctx), Perm::WorkOrderReadAssigned),
-                access(ctx).user_id,
-            )),
-            &queries::work_order_sort(by, desc),
-            page(first, after, last, before),
-            WorkOrder,
-        )
-        .await?;
+        let select = queries::work_orders(&f).filter(queries::work_orders_within(
+            &within(access(ctx), Perm::WorkOrderRead),
+            &within(access(ctx), Perm::WorkOrderReadAssigned),
+            access(ctx).user_id,
+        ));
+        let sort = queries::work_order_sort(by, desc);
+        let args = page(first, after, last, before);
+        let node = ctx.look_ahead().field("edges").field("node");
+        if node.field("customer").exists() || node.field("vehicle").exists() {
+            // The board: its cards' customers and vehicles come with the page, in its statement.
+            let s = state(ctx);
+            let l = reads::list_joined(
+                &s.db,
+                select,
+                queries::with_customer_and_vehicle,
+                &sort,
+                &args,
+                s.limits.max_page_size,
+            )
+            .await?;
+            return WorkOrder::connection_with_parties(ctx, l, node).await;
+        }
+        let conn = listed(ctx, select, &sort, args, WorkOrder).await?;
         let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
-        WorkOrder::prime_list(ctx, &rows, ctx.look_ahead().field("edges").field("node")).await?;
+        WorkOrder::prime_list(ctx, &rows, node).await?;
         Ok(conn)
     }
 

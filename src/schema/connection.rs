@@ -21,7 +21,7 @@ impl ConnectionExtras {
 
 pub type Conn<N> = Connection<String, N, ConnectionExtras, EmptyFields>;
 
-pub fn connection<M, N: OutputType>(listed: Listed<M>, node: impl Fn(M) -> N) -> Conn<N> {
+pub fn connection<M, N: OutputType>(listed: Listed<M>, mut node: impl FnMut(M) -> N) -> Conn<N> {
     let Listed { page, count } = listed;
     let mut c = Connection::with_additional_fields(
         page.has_previous_page,

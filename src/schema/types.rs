@@ -10,12 +10,16 @@ use entity::{
 use super::loaders::*;
 use super::{children, corrupt, ids, load, newest, prime};
 use crate::auth::catalog::Perm;
+use crate::db::queries::WorkOrderWithParties;
 use crate::domain::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate,
     UserStatus, WorkOrderStatus,
 };
 use crate::error::AppError;
+use crate::schema::connection::{Conn, connection};
 use crate::schema::scope::authorise_location;
+use crate::services::reads::Listed;
+use std::collections::HashMap;
 
 /// Any object with a global id.
 #[derive(Interface)]
@@ -495,9 +499,46 @@ impl WorkOrder {
         rows: &[&work_orders::Model],
         node: Lookahead<'_>,
     ) -> Result<()> {
+        Self::prime_except_parties(ctx, rows, node, false).await
+    }
+
+    /// A page of work orders read with their customers and vehicles: those go to the request's loaders, where
+    /// the cards' `customer` and `vehicle` fields find them, and the rest of what the cards ask for is primed.
+    pub async fn connection_with_parties(
+        ctx: &Context<'_>,
+        listed: Listed<WorkOrderWithParties>,
+        node: Lookahead<'_>,
+    ) -> Result<Conn<WorkOrder>> {
+        let mut customers = HashMap::new();
+        let mut vehicles = HashMap::new();
+        let conn = connection(listed, |r| {
+            customers.insert(
+                ById::<(customers::Entity, via::WorkOrderCustomer)>::new(r.first.id),
+                r.first,
+            );
+            vehicles.insert(
+                ById::<(vehicles::Entity, via::WorkOrderVehicle)>::new(r.second.id),
+                r.second,
+            );
+            WorkOrder(r.row)
+        });
+        let loaders = super::loaders_for(ctx)?;
+        loaders.feed_many(customers).await;
+        loaders.feed_many(vehicles).await;
+        let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
+        Self::prime_except_parties(ctx, &rows, node, true).await?;
+        Ok(conn)
+    }
+
+    async fn prime_except_parties(
+        ctx: &Context<'_>,
+        rows: &[&work_orders::Model],
+        node: Lookahead<'_>,
+        parties_known: bool,
+    ) -> Result<()> {
         let ids = || rows.iter().map(|r| r.id);
         let customers = async {
-            if node.field("customer").exists() {
+            if !parties_known && node.field("customer").exists() {
                 let keys = rows.iter().map(|r| {
                     ById::<(customers::Entity, via::WorkOrderCustomer)>::new(r.customer_id)
                 });
@@ -506,7 +547,7 @@ impl WorkOrder {
             Ok::<_, AppError>(())
         };
         let vehicles = async {
-            if node.field("vehicle").exists() {
+            if !parties_known && node.field("vehicle").exists() {
                 let keys = rows
                     .iter()
                     .map(|r| ById::<(vehicles::Entity, via::WorkOrderVehicle)>::new(r.vehicle_id));
