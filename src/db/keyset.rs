@@ -1,5 +1,5 @@
 //! Relay-style keyset pagination over any entity: opaque cursors bound to their sort order, stable under inserts,
-//! and a `totalCount` that costs a query only when someone asks for it.
+//! and a `totalCount` that costs work only when someone asks for it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -88,13 +88,33 @@ pub trait PageRow<E: EntityTrait>: FromQueryResult + Send + Sync {
     fn record(&self) -> &E::Model;
 }
 
-/// Runs `select` as one page of `sort`. One statement, whatever the page size.
+/// A page row with the list's total, when the page's statement counted it ([`CountQuery::column`]).
+struct Counted<R> {
+    row: R,
+    total: Option<i64>,
+}
+
+impl<R: FromQueryResult> FromQueryResult for Counted<R> {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Counted {
+            row: R::from_query_result(res, pre)?,
+            total: res.try_get(pre, TOTAL)?,
+        })
+    }
+}
+
+/// The column a page's statement counts the whole list into.
+const TOTAL: &str = "list_total_count";
+
+/// Runs `select` as one page of `sort`, counting the whole list in the same statement when `count` is given.
+/// One statement, whatever the page size.
 pub async fn paginate<E, R>(
     conn: &DatabaseConnection,
     select: Select<E>,
     sort: &SortKey<E>,
     args: &PageArgs,
     max: usize,
+    count: Option<&mut CountQuery>,
 ) -> AppResult<Page<R>>
 where
     E: EntityTrait,
@@ -115,7 +135,21 @@ where
         .order_by(sort.column, order.clone())
         .order_by(sort.id, order)
         .limit(limit as u64 + 1);
-    let mut rows = select.into_model::<R>().all(conn).await?;
+    let mut rows = match count {
+        None => select.into_model::<R>().all(conn).await?,
+        Some(count) => {
+            let counted = select
+                .expr_as(count.column(), TOTAL)
+                .into_model::<Counted<R>>()
+                .all(conn)
+                .await?;
+            // No row, no count: a page past the end leaves the count to its own statement.
+            if let Some(total) = counted.first().and_then(|c| c.total) {
+                count.known = Some(total);
+            }
+            counted.into_iter().map(|c| c.row).collect()
+        }
+    };
     let more = rows.len() > limit;
     rows.truncate(limit);
     if backward {
@@ -210,29 +244,41 @@ fn decode<E: EntityTrait>(
     Ok((value, id))
 }
 
-/// `SELECT COUNT(*)` over a list's filter, run only if a client selects `totalCount`.
+/// `SELECT COUNT(*)` over a list's filter, for a client that selects `totalCount`: counted by the page's own
+/// statement when the page has rows, else by a statement of its own.
 #[derive(Clone, Debug)]
 pub struct CountQuery {
     conn: DatabaseConnection,
-    statement: Statement,
+    query: sea_orm::sea_query::SelectStatement,
+    known: Option<i64>,
 }
 
 impl CountQuery {
     pub fn new<E: EntityTrait>(conn: &DatabaseConnection, select: &Select<E>) -> Self {
         let inner = select.clone().into_query();
-        let outer = Query::select()
+        let query = Query::select()
             .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
             .from_subquery(inner, Alias::new("t"))
             .to_owned();
-        let statement = conn.get_database_backend().build(&outer);
         Self {
             conn: conn.clone(),
-            statement,
+            query,
+            known: None,
         }
     }
 
+    /// The count as a scalar subquery, for a column of the page's statement. It does not depend on the row, so
+    /// the database runs it once (PostgreSQL as an init plan), as a hand-written query would.
+    fn column(&self) -> Expr {
+        Expr::SubQuery(None, Box::new(self.query.clone().into()))
+    }
+
     pub async fn run(&self) -> AppResult<i64> {
-        let row = self.conn.query_one_raw(self.statement.clone()).await?;
+        if let Some(n) = self.known {
+            return Ok(n);
+        }
+        let statement: Statement = self.conn.get_database_backend().build(&self.query);
+        let row = self.conn.query_one_raw(statement).await?;
         Ok(match row {
             Some(r) => r.try_get::<i64>("", "n")?,
             None => 0,

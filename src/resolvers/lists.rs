@@ -49,7 +49,8 @@ where
     N: async_graphql::OutputType,
 {
     let s = state(ctx);
-    let l = reads::list(&s.db, select, sort, &args, s.limits.max_page_size).await?;
+    let counted = ctx.look_ahead().field("totalCount").exists();
+    let l = reads::list(&s.db, select, sort, &args, s.limits.max_page_size, counted).await?;
     Ok(connection(l, |r: ByPosition<E::Model>| node(r.0)))
 }
 
@@ -274,6 +275,7 @@ impl ListQuery {
                 &sort,
                 &args,
                 s.limits.max_page_size,
+                ctx.look_ahead().field("totalCount").exists(),
             )
             .await?;
             return WorkOrder::connection_with_parties(ctx, l, node).await;

@@ -1,4 +1,4 @@
-//! Relay connections built from keyset pages, with a `totalCount` that costs a query only when selected.
+//! Relay connections built from keyset pages, with a `totalCount` that costs work only when selected.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Object, OutputType, Result};
@@ -13,7 +13,8 @@ pub struct ConnectionExtras {
 
 #[Object]
 impl ConnectionExtras {
-    /// How many records match the filter, ignoring paging. Costs one query, so ask only when shown.
+    /// How many records match the filter, ignoring paging. Counting costs the database a pass over the list,
+    /// so ask only when shown.
     async fn total_count(&self) -> Result<i64> {
         Ok(self.count.run().await?)
     }

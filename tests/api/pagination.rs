@@ -188,25 +188,50 @@ async fn malformed_cursors_ids_and_page_sizes_get_typed_errors() {
 }
 
 #[tokio::test]
-async fn total_count_costs_a_query_only_when_selected() {
+async fn total_count_rides_on_the_pages_statement_and_counts_alone_only_past_the_end() {
     let app = TestApp::spawn().await;
     app.seed(5, 0).await;
+    let all = app.count("customers").await;
+    assert!(all >= 5);
     app.remember_session().await;
-    let before = app.statements();
-    app.ok(
-        "{ customers(first: 3) { edges { node { id } } } }",
-        json!({}),
+    let q = "query($after: String) { customers(first: 2, after: $after) { totalCount edges { cursor node { id } } pageInfo { endCursor } } }";
+    let run = async |query: &str, after: Value| {
+        let before = app.statements();
+        let data = app.ok(query, json!({ "after": after })).await;
+        (app.statements() - before, data)
+    };
+    let (without, _) = run(
+        "{ customers(first: 2) { edges { node { id } } } }",
+        Value::Null,
     )
     .await;
-    let without = app.statements() - before;
-    let before = app.statements();
-    app.ok(
-        "{ customers(first: 3) { totalCount edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
-    let with = app.statements() - before;
-    assert_eq!((without, with), (1, 2));
+    assert_eq!(without, 1, "the page alone");
+    let (first, data) = run(q, Value::Null).await;
+    assert_eq!(
+        (first, &data["customers"]["totalCount"]),
+        (1, &json!(all)),
+        "counted by the page's statement"
+    );
+    let (second, data) = run(q, data["customers"]["pageInfo"]["endCursor"].clone()).await;
+    assert_eq!(data["customers"]["edges"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        (second, &data["customers"]["totalCount"]),
+        (1, &json!(all)),
+        "the count ignores the cursor"
+    );
+    let everything = app
+        .ok(
+            "{ customers(first: 100) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    let (past, data) = run(q, everything["customers"]["pageInfo"]["endCursor"].clone()).await;
+    assert_eq!(data["customers"]["edges"], json!([]));
+    assert_eq!(
+        (past, &data["customers"]["totalCount"]),
+        (2, &json!(all)),
+        "no row to carry it: counted alone"
+    );
 }
 
 #[tokio::test]
