@@ -50,7 +50,16 @@ where
 {
     let s = state(ctx);
     let counted = ctx.look_ahead().field("totalCount").exists();
-    let l = reads::list(&s.db, select, sort, &args, s.limits.max_page_size, counted).await?;
+    let l = reads::list(
+        &s.db,
+        select,
+        Ok,
+        sort,
+        &args,
+        s.limits.max_page_size,
+        counted,
+    )
+    .await?;
     Ok(connection(l, |r: ByPosition<E::Model>| node(r.0)))
 }
 
@@ -268,7 +277,7 @@ impl ListQuery {
         if node.field("customer").exists() || node.field("vehicle").exists() {
             // The board: its cards' customers and vehicles come with the page, in its statement.
             let s = state(ctx);
-            let l = reads::list_joined(
+            let l = reads::list(
                 &s.db,
                 select,
                 queries::with_customer_and_vehicle,

@@ -14,24 +14,10 @@ pub struct Listed<M> {
     pub count: CountQuery,
 }
 
+/// One page of `select`, whose statement also reads what `join` adds beside each row (`Ok` for nothing; the
+/// count ignores the join). With `counted` (a client selected `totalCount`), the page's statement counts the
+/// list as well.
 pub async fn list<E, R>(
-    db: &Db,
-    select: Select<E>,
-    sort: &SortKey<E>,
-    args: &PageArgs,
-    max: usize,
-    counted: bool,
-) -> AppResult<Listed<R>>
-where
-    E: EntityTrait,
-    R: PageRow<E>,
-{
-    list_joined(db, select, Ok, sort, args, max, counted).await
-}
-
-/// A page whose statement also reads what `join` adds beside each row; the count ignores the join. With
-/// `counted` (a client selected `totalCount`), the page's statement counts the list as well.
-pub async fn list_joined<E, R>(
     db: &Db,
     select: Select<E>,
     join: impl FnOnce(Select<E>) -> Result<Select<E>, sea_orm::DbErr>,
