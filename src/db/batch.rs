@@ -185,7 +185,7 @@ pub async fn mechanics_of(
     conn: &DatabaseConnection,
     work_orders: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<users::Model>>, DbErr> {
-    use sea_orm::ConnectionTrait;
+    use sea_orm::{ConnectionTrait, FromQueryResult};
     use work_order_mechanics::{Column as A, Entity as Assignment};
     let mut select = users::Entity::find().into_query();
     select
@@ -206,7 +206,7 @@ pub async fn mechanics_of(
         let work_order: Uuid = row.try_get("", "parent_key")?;
         out.entry(work_order)
             .or_default()
-            .push(rows::leading::<users::Model>(&row)?);
+            .push(rows::ByPosition::<users::Model>::from_query_result(&row, "")?.0);
     }
     Ok(out)
 }

@@ -11,33 +11,37 @@ use sea_orm::{
 
 use super::keyset::PageRow;
 
-/// A model read by position when the row holds its columns alone, in order; by name otherwise.
+/// A model read by position when the row starts with its columns, in order; by name otherwise.
 pub struct ByPosition<M>(pub M);
 
 impl<M: Positional + FromQueryResult> FromQueryResult for ByPosition<M> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        if pre.is_empty() {
-            if let Some(row) = res.try_as_pg_row() {
-                debug_assert!(in_order::<M>(sea_orm::sqlx::Row::columns(row)));
-                return M::from_pg_row(row, 0).map(ByPosition).map_err(unreadable);
-            }
-            if let Some(row) = res.try_as_sqlite_row() {
-                debug_assert!(in_order::<M>(sea_orm::sqlx::Row::columns(row)));
-                return M::from_sqlite_row(row, 0)
-                    .map(ByPosition)
-                    .map_err(unreadable);
-            }
+        if pre.is_empty()
+            && let Some(m) = read_at(res, 0)
+        {
+            return m.map(ByPosition);
         }
         M::from_query_result(res, pre).map(ByPosition)
     }
 }
 
-/// Whether the row starts with the model's columns, in its order (checked in debug builds: the tests).
-fn in_order<M: Positional>(columns: &[impl sea_orm::sqlx::Column]) -> bool {
-    columns.len() >= M::COLUMNS.len()
+/// `M` from the columns of `res` that start at `at`; `None` for a row of neither SQLx backend.
+fn read_at<M: Positional>(res: &QueryResult, at: usize) -> Option<Result<M, DbErr>> {
+    if let Some(row) = res.try_as_pg_row() {
+        debug_assert!(in_order::<M>(sea_orm::sqlx::Row::columns(row), at));
+        return Some(M::from_pg_row(row, at).map_err(unreadable));
+    }
+    let row = res.try_as_sqlite_row()?;
+    debug_assert!(in_order::<M>(sea_orm::sqlx::Row::columns(row), at));
+    Some(M::from_sqlite_row(row, at).map_err(unreadable))
+}
+
+/// Whether the row holds the model's columns from `at`, in its order (checked in debug builds: the tests).
+fn in_order<M: Positional>(columns: &[impl sea_orm::sqlx::Column], at: usize) -> bool {
+    columns.len() >= at + M::COLUMNS.len()
         && M::COLUMNS
             .iter()
-            .zip(columns)
+            .zip(&columns[at..])
             .all(|(want, got)| *want == got.name())
 }
 
@@ -64,20 +68,6 @@ where
     ))
 }
 
-/// The first row of `select`.
-pub async fn one<E, C>(select: Select<E>, conn: &C) -> Result<Option<E::Model>, DbErr>
-where
-    E: EntityTrait,
-    E::Model: Positional,
-    C: ConnectionTrait,
-{
-    Ok(select
-        .into_model::<ByPosition<E::Model>>()
-        .one(conn)
-        .await?
-        .map(|r| r.0))
-}
-
 /// Every row of a raw statement that selects a model's columns first.
 pub async fn all_raw<M, C>(select: SelectorRaw<SelectModel<M>>, conn: &C) -> Result<Vec<M>, DbErr>
 where
@@ -87,17 +77,6 @@ where
     Ok(unwrap(
         select.into_model::<ByPosition<M>>().all(conn).await?,
     ))
-}
-
-/// A model from the first columns of a row that has more after them.
-pub fn leading<M: Positional + FromQueryResult>(row: &QueryResult) -> Result<M, DbErr> {
-    if let Some(r) = row.try_as_pg_row() {
-        return M::from_pg_row(r, 0).map_err(unreadable);
-    }
-    if let Some(r) = row.try_as_sqlite_row() {
-        return M::from_sqlite_row(r, 0).map_err(unreadable);
-    }
-    M::from_query_result(row, "")
 }
 
 impl<E> PageRow<E> for ByPosition<E::Model>
@@ -124,25 +103,16 @@ where
 {
     fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
         let (a, b) = (M::COLUMNS.len(), M::COLUMNS.len() + A::COLUMNS.len());
-        let read = || -> Result<Self, sea_orm::sqlx::Error> {
-            if let Some(r) = res.try_as_pg_row() {
-                return Ok(WithTwo {
-                    row: M::from_pg_row(r, 0)?,
-                    first: A::from_pg_row(r, a)?,
-                    second: B::from_pg_row(r, b)?,
-                });
-            }
-            match res.try_as_sqlite_row() {
-                Some(r) => Ok(WithTwo {
-                    row: M::from_sqlite_row(r, 0)?,
-                    first: A::from_sqlite_row(r, a)?,
-                    second: B::from_sqlite_row(r, b)?,
-                }),
-                None => Err(sea_orm::sqlx::Error::Protocol("not a SQLx row".into())),
-            }
-        };
-        read().map_err(unreadable)
+        Ok(WithTwo {
+            row: required(res, 0)?,
+            first: required(res, a)?,
+            second: required(res, b)?,
+        })
     }
+}
+
+fn required<M: Positional>(res: &QueryResult, at: usize) -> Result<M, DbErr> {
+    read_at(res, at).unwrap_or_else(|| Err(DbErr::Type("not a SQLx row".to_owned())))
 }
 
 impl<E, A, B> PageRow<E> for WithTwo<E::Model, A, B>
