@@ -54,26 +54,19 @@ macro_rules! model {
 
         impl $crate::Positional for Model {
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),*];
-
-            #[allow(unused_assignments)]
-            fn from_pg_row(
-                row: &$crate::sqlx::postgres::PgRow,
-                mut at: usize,
-            ) -> Result<Self, $crate::sqlx::Error> {
-                Ok(Model {
-                    $( $field: { let v = $crate::read!(row, at); at += 1; v } ),*
-                })
-            }
-
-            #[allow(unused_assignments)]
-            fn from_sqlite_row(
-                row: &$crate::sqlx::sqlite::SqliteRow,
-                mut at: usize,
-            ) -> Result<Self, $crate::sqlx::Error> {
-                Ok(Model {
-                    $( $field: { let v = $crate::read!(row, at); at += 1; v } ),*
-                })
-            }
+            $crate::model!(@read from_pg_row, postgres::PgRow, $($field),*);
+            $crate::model!(@read from_sqlite_row, sqlite::SqliteRow, $($field),*);
+        }
+    };
+    (@read $name:ident, $row:ident :: $ty:ident, $($field:ident),*) => {
+        #[allow(unused_assignments)]
+        fn $name(
+            row: &$crate::sqlx::$row::$ty,
+            mut at: usize,
+        ) -> Result<Self, $crate::sqlx::Error> {
+            Ok(Model {
+                $( $field: { let v = $crate::read!(row, at); at += 1; v } ),*
+            })
         }
     };
 }

@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
-use crate::db::keyset::PageArgs;
+use crate::db::keyset::{PageArgs, PageRow, SortKey};
 use crate::db::queries::{self, SortBy};
 use crate::db::rows::ByPosition;
 use crate::domain::{InvoiceStatus, WorkOrderStatus};
@@ -15,7 +15,7 @@ use crate::schema::connection::{Conn, connection};
 use crate::schema::scope::within;
 use crate::schema::types::*;
 use crate::schema::{ids, state};
-use crate::services::reads;
+use crate::services::reads::{self, Listed};
 use sea_orm::QueryFilter;
 
 #[derive(Default)]
@@ -39,7 +39,7 @@ pub(super) fn page(
 pub(super) async fn listed<E, N>(
     ctx: &Context<'_>,
     select: sea_orm::Select<E>,
-    sort: &crate::db::keyset::SortKey<E>,
+    sort: &SortKey<E>,
     args: PageArgs,
     node: impl Fn(E::Model) -> N,
 ) -> Result<Conn<N>>
@@ -48,19 +48,35 @@ where
     E::Model: Send + Sync + entity::Positional,
     N: async_graphql::OutputType,
 {
+    let l = page_of(ctx, select, Ok, sort, &args).await?;
+    Ok(connection(l, |r: ByPosition<E::Model>| node(r.0)))
+}
+
+/// One page of a list with what `join` reads beside its rows, within the page-size cap, counted in the same
+/// statement when the client selected `totalCount`.
+async fn page_of<E, R>(
+    ctx: &Context<'_>,
+    select: sea_orm::Select<E>,
+    join: impl FnOnce(sea_orm::Select<E>) -> Result<sea_orm::Select<E>, sea_orm::DbErr>,
+    sort: &SortKey<E>,
+    args: &PageArgs,
+) -> Result<Listed<R>>
+where
+    E: sea_orm::EntityTrait,
+    R: PageRow<E>,
+{
     let s = state(ctx);
     let counted = ctx.look_ahead().field("totalCount").exists();
-    let l = reads::list(
+    Ok(reads::list(
         &s.db,
         select,
-        Ok,
+        join,
         sort,
-        &args,
+        args,
         s.limits.max_page_size,
         counted,
     )
-    .await?;
-    Ok(connection(l, |r: ByPosition<E::Model>| node(r.0)))
+    .await?)
 }
 
 /// Soft-deleted records are listed only on request, and only for those who may delete and restore them.
@@ -276,15 +292,12 @@ impl ListQuery {
         let node = ctx.look_ahead().field("edges").field("node");
         if node.field("customer").exists() || node.field("vehicle").exists() {
             // The board: its cards' customers and vehicles come with the page, in its statement.
-            let s = state(ctx);
-            let l = reads::list(
-                &s.db,
+            let l = page_of(
+                ctx,
                 select,
                 queries::with_customer_and_vehicle,
                 &sort,
                 &args,
-                s.limits.max_page_size,
-                ctx.look_ahead().field("totalCount").exists(),
             )
             .await?;
             return WorkOrder::connection_with_parties(ctx, l, node).await;
