@@ -247,7 +247,7 @@ async fn graphql(
                 refresh: auth::cookies::get(&headers, auth::cookies::REFRESH),
             };
             let loaders =
-                loaders::for_request(s.app.db.conn.clone(), s.app.limits.loader_delay, !writes);
+                loaders::for_request(s.app.db.reads.clone(), s.app.limits.loader_delay, !writes);
             let access = s.app.policy.access(&caller).await;
             let response = schema
                 .execute(req.data(caller).data(access).data(presented).data(loaders))
@@ -387,7 +387,7 @@ async fn graphql_ws(
                     let access = app.policy.access(&caller).await;
                     // No cache: a subscription lives long, and every event must see the records as they are.
                     let loaders =
-                        loaders::for_request(app.db.conn.clone(), app.limits.loader_delay, false);
+                        loaders::for_request(app.db.reads.clone(), app.limits.loader_delay, false);
                     let mut data = async_graphql::Data::default();
                     data.insert(caller);
                     data.insert(access);

@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::str::FromStr;
 
+use super::reads::Reads;
 use entity::{invoices, users, work_order_mechanics};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, IdenStatic,
-    ModelTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, ModelTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
 };
 use uuid::Uuid;
 
@@ -24,7 +25,7 @@ fn uuid_of<M: ModelTrait>(m: &M, col: <M::Entity as EntityTrait>::Column) -> Opt
 /// `column IN (ids)`; on PostgreSQL one array parameter, so the statement reads the same whatever the number
 /// of ids: each connection prepares it once, where a list of placeholders would be a new statement (parsed,
 /// planned and cached again) for every batch size.
-fn among<C: ColumnTrait>(conn: &DatabaseConnection, column: C, ids: &[Uuid]) -> Expr {
+fn among<C: ColumnTrait>(conn: &Reads, column: C, ids: &[Uuid]) -> Expr {
     match conn.get_database_backend() {
         DbBackend::Postgres => Expr::cust_with_values(
             format!("\"{}\" = ANY(CAST($1 AS uuid[]))", column.as_str()),
@@ -55,7 +56,7 @@ fn id_column<E: EntityTrait>() -> Result<E::Column, DbErr> {
 
 /// Rows of `E` with the given ids, keyed by id.
 pub async fn by_ids<E: EntityTrait<Model: entity::Positional>>(
-    conn: &DatabaseConnection,
+    conn: &Reads,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, E::Model>, DbErr> {
     let id = id_column::<E>()?;
@@ -79,7 +80,7 @@ fn group<K: Hash + Eq, M>(rows: Vec<M>, key: impl Fn(&M) -> Option<K>) -> HashMa
 
 /// All children of each parent, ordered by `order` ascending.
 pub async fn children<E: EntityTrait<Model: entity::Positional>>(
-    conn: &DatabaseConnection,
+    conn: &Reads,
     parent: E::Column,
     order: E::Column,
     condition: Condition,
@@ -97,7 +98,7 @@ pub async fn children<E: EntityTrait<Model: entity::Positional>>(
 /// The newest `limit` children of each parent (by `order`, descending), in one statement:
 /// a window function numbers each parent's rows and the outer query keeps the first few.
 pub async fn newest_children<E: EntityTrait<Model: entity::Positional>>(
-    conn: &DatabaseConnection,
+    conn: &Reads,
     parent: E::Column,
     order: E::Column,
     condition: Condition,
@@ -156,10 +157,7 @@ pub async fn newest_children<E: EntityTrait<Model: entity::Positional>>(
 }
 
 /// What each customer still owes on issued invoices, in minor units.
-pub async fn balances_due(
-    conn: &DatabaseConnection,
-    customers: &[Uuid],
-) -> Result<HashMap<Uuid, i64>, DbErr> {
+pub async fn balances_due(conn: &Reads, customers: &[Uuid]) -> Result<HashMap<Uuid, i64>, DbErr> {
     use invoices::Column as C;
     let rows: Vec<(Uuid, i64)> = invoices::Entity::find()
         .select_only()
@@ -182,7 +180,7 @@ pub async fn balances_due(
 /// users in one statement, where reading the assignments and then their users would be two, one after the
 /// other.
 pub async fn mechanics_of(
-    conn: &DatabaseConnection,
+    conn: &Reads,
     work_orders: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<users::Model>>, DbErr> {
     use sea_orm::{ConnectionTrait, FromQueryResult};

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod keyset;
 pub mod live;
 pub mod queries;
+pub mod reads;
 pub mod rows;
 
 use std::sync::Arc;
@@ -12,11 +13,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use std::str::FromStr as _;
 
 use crate::config::{Backend, DatabaseSettings};
 
@@ -35,7 +38,10 @@ impl DbStats {
 /// A pool on either backend, with its statement counter.
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// Writes, transactions, and the reads outside a request's hot path.
     pub conn: DatabaseConnection,
+    /// The reads of lists and relations (see [`reads`]).
+    pub reads: reads::Reads,
     pub stats: Arc<DbStats>,
     pub backend: Backend,
     /// Sessions found live, until a revocation says otherwise.
@@ -62,17 +68,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     opts.max_connections(pool_size)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
         // A ping on every checkout doubles the round trips of a one-row read; only a connection idle long
         // enough for a server, proxy or firewall to have dropped it is tested first.
-        .test_before_acquire_if_idle_for(Duration::from_secs(30))
-        // Every statement we send is parameterised, and the loaders take their ids as one array. PostgreSQL
-        // guesses ten elements for an array it cannot see, so the generic plan always looks dearer than one
-        // made for the actual values, and by default it plans such a statement again on every execution: for
-        // the customer card that planning cost more than running its statements. The plans do not depend on
-        // the values here (keys, foreign keys, statuses), so each is planned once per connection.
-        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_generic_plan")]))
+        .test_before_acquire_if_idle_for(TEST_IF_IDLE_FOR)
+        .map_sqlx_postgres_opts(planned_once)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -85,17 +86,55 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     let stats = Arc::new(DbStats::default());
     let counter = Arc::clone(&stats);
     conn.set_metric_callback(move |info| {
-        counter.statements.fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(target: "autoshop::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql, "statement");
-        metrics::counter!("autoshop_db_statements_total", "failed" => if info.failed { "true" } else { "false" }).increment(1);
-        metrics::histogram!("autoshop_db_statement_seconds").record(info.elapsed.as_secs_f64());
+        record_statement(&counter, info.elapsed, &info.statement.sql, info.failed);
     });
+    let reads = match backend {
+        Backend::Postgres => reads::Reads::postgres(
+            conn.clone(),
+            reads::ReadPool::new(
+                pg_options(settings)?,
+                pool_size,
+                ACQUIRE_TIMEOUT,
+                TEST_IF_IDLE_FOR,
+                Arc::clone(&stats),
+            ),
+        ),
+        Backend::Sqlite => reads::Reads::shared(conn.clone()),
+    };
     Ok(Db {
         conn,
+        reads,
         stats,
         backend,
         sessions: Arc::new(live::LiveSessions::alone()),
     })
+}
+
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// Every statement we send is parameterised, and the loaders take their ids as one array. PostgreSQL guesses
+/// ten elements for an array it cannot see, so the generic plan always looks dearer than one made for the
+/// actual values, and by default it plans such a statement again on every execution: for the customer card
+/// that planning cost more than running its statements. The plans do not depend on the values here (keys,
+/// foreign keys, statuses), so each is planned once per connection.
+fn planned_once(o: PgConnectOptions) -> PgConnectOptions {
+    o.options([("plan_cache_mode", "force_generic_plan")])
+}
+
+fn pg_options(settings: &DatabaseSettings) -> anyhow::Result<PgConnectOptions> {
+    let options =
+        PgConnectOptions::from_str(settings.url.expose()).context("reading DATABASE_URL")?;
+    Ok(planned_once(options))
+}
+
+/// Counts a statement for the N+1 tests and `/metrics`, whichever pool ran it.
+fn record_statement(stats: &DbStats, elapsed: Duration, sql: &str, failed: bool) {
+    stats.statements.fetch_add(1, Ordering::Relaxed);
+    tracing::trace!(target: "autoshop::sql", elapsed_us = elapsed.as_micros() as u64, sql = %sql, "statement");
+    metrics::counter!("autoshop_db_statements_total", "failed" => if failed { "true" } else { "false" })
+        .increment(1);
+    metrics::histogram!("autoshop_db_statement_seconds").record(elapsed.as_secs_f64());
 }
 
 fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {

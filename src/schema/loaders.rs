@@ -11,22 +11,23 @@ use entity::{
     audit_log, files, invoice_lines, invoices, payments, users, vehicles, work_order_lines,
     work_order_status_changes, work_orders,
 };
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait};
 use uuid::Uuid;
 
 use crate::db::batch;
+use crate::db::reads::Reads;
 use crate::error::AppError;
 
 /// Loads rows for one request; its cache lives as long as the request.
 pub struct DbLoader {
-    conn: DatabaseConnection,
+    conn: Reads,
 }
 
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
 /// A loader for one request. Queries cache what they load, so a list can prime the relations its rows will
 /// ask for; mutations do not, so a payload never shows what was read before the write.
-pub fn for_request(conn: DatabaseConnection, delay: std::time::Duration, cache: bool) -> Loaders {
+pub fn for_request(conn: Reads, delay: std::time::Duration, cache: bool) -> Loaders {
     let loaders = DataLoader::with_cache(DbLoader { conn }, tokio::spawn, HashMapCache::default())
         .delay(delay);
     loaders.enable_all_cache(cache);

@@ -30,9 +30,9 @@ where
     E: EntityTrait,
     R: PageRow<E>,
 {
-    let mut count = CountQuery::new(&db.conn, &select);
+    let mut count = CountQuery::new(&db.reads, &select);
     let page = paginate(
-        &db.conn,
+        &db.reads,
         join(select)?,
         sort,
         args,

@@ -263,8 +263,8 @@ async fn on_postgres_each_statement_is_planned_once_per_connection_not_on_every_
     assert_eq!(mode, "force_generic_plan");
 }
 
-/// The data layer reads rows by column position; sea-orm reads them by name. Both must give the same records,
-/// NULLs, JSON, money and times included.
+/// The data layer reads rows by column position (through its read pool on PostgreSQL); sea-orm reads them by
+/// name. Both must give the same records, NULLs, JSON, money and times included.
 #[tokio::test]
 async fn rows_read_by_position_are_the_records_sea_orm_reads_by_name() {
     use entity::*;
@@ -276,7 +276,7 @@ async fn rows_read_by_position_are_the_records_sea_orm_reads_by_name() {
         ($($e:ident),* $(,)?) => {$(
             let by_name = $e::Entity::find().order_by_asc($e::Column::Id).all(conn).await.expect("by name");
             let by_position =
-                autoshop::db::rows::all($e::Entity::find().order_by_asc($e::Column::Id), conn).await.expect("by position");
+                autoshop::db::rows::all($e::Entity::find().order_by_asc($e::Column::Id), &app.db.reads).await.expect("by position");
             assert!(!by_name.is_empty(), "the demo shop has {}", stringify!($e));
             assert_eq!(by_position, by_name, "{}", stringify!($e));
         )*};

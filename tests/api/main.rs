@@ -11,6 +11,7 @@ mod loaders;
 mod migrations;
 mod pagination;
 mod platform;
+mod reads;
 mod subscriptions;
 mod vehicles;
 mod workflow;
