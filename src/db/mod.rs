@@ -7,6 +7,7 @@ pub mod queries;
 pub mod reads;
 pub mod rows;
 
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,7 +20,6 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-use std::str::FromStr as _;
 
 use crate::config::{Backend, DatabaseSettings};
 
@@ -67,7 +67,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(pool_size)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false)
         // A ping on every checkout doubles the round trips of a one-row read; only a connection idle long
@@ -94,6 +94,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
             reads::ReadPool::new(
                 pg_options(settings)?,
                 pool_size,
+                CONNECT_TIMEOUT,
                 ACQUIRE_TIMEOUT,
                 TEST_IF_IDLE_FOR,
                 Arc::clone(&stats),
@@ -110,6 +111,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     })
 }
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 

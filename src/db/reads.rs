@@ -90,6 +90,7 @@ pub struct ReadPool {
     options: PgConnectOptions,
     idle: Mutex<Vec<Idle>>,
     permits: Semaphore,
+    connect_timeout: Duration,
     acquire_timeout: Duration,
     /// A connection idle this long may have been dropped by a server, proxy or firewall: it is tested first.
     test_if_idle_for: Duration,
@@ -143,6 +144,7 @@ impl ReadPool {
     pub fn new(
         options: PgConnectOptions,
         size: u32,
+        connect_timeout: Duration,
         acquire_timeout: Duration,
         test_if_idle_for: Duration,
         stats: Arc<DbStats>,
@@ -151,6 +153,7 @@ impl ReadPool {
             options,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(size as usize),
+            connect_timeout,
             acquire_timeout,
             test_if_idle_for,
             stats,
@@ -165,9 +168,13 @@ impl ReadPool {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let Some(Idle { mut conn, since }) = idle else {
-                let conn = PgConnection::connect_with(&self.options)
-                    .await
-                    .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+                let conn = tokio::time::timeout(
+                    self.connect_timeout,
+                    PgConnection::connect_with(&self.options),
+                )
+                .await
+                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
+                .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
                 return Ok(Lease {
                     pool: self,
                     conn: Some(conn),
