@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 /// The backend under test: `DATABASE_URL=postgres://…` selects PostgreSQL, anything else SQLite.
-pub fn postgres_base() -> Option<String> {
+fn postgres_base() -> Option<String> {
     std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| u.starts_with("postgres"))

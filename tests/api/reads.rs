@@ -5,7 +5,7 @@ use autoshop::config::{DatabaseSettings, Secret};
 use autoshop::db::Db;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
-use crate::helpers::{TestDb, postgres_base};
+use crate::helpers::{TestDb, is_postgres};
 
 async fn connect(db: &TestDb, size: u32) -> Db {
     autoshop::db::connect(&DatabaseSettings {
@@ -35,7 +35,7 @@ async fn backend_pid(db: &Db) -> i32 {
 /// A PostgreSQL database of the test's own and a pool of `size` on it, or `None` on the embedded backend,
 /// which has no read pool.
 async fn on_postgres(size: u32) -> Option<(TestDb, Db)> {
-    if postgres_base().is_none() {
+    if !is_postgres() {
         eprintln!("the read pool exists on PostgreSQL only: set DATABASE_URL to run this test");
         return None;
     }
