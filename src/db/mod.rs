@@ -93,10 +93,15 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
             conn.clone(),
             reads::ReadPool::new(
                 pg_options(settings)?,
-                pool_size,
-                CONNECT_TIMEOUT,
-                ACQUIRE_TIMEOUT,
-                TEST_IF_IDLE_FOR,
+                reads::Limits {
+                    size: pool_size,
+                    connect_timeout: CONNECT_TIMEOUT,
+                    acquire_timeout: ACQUIRE_TIMEOUT,
+                    test_if_idle_for: TEST_IF_IDLE_FOR,
+                    // sqlx's defaults, which the shared pool keeps.
+                    idle_timeout: Duration::from_secs(10 * 60),
+                    max_lifetime: Duration::from_secs(30 * 60),
+                },
                 Arc::clone(&stats),
             ),
         ),

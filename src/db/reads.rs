@@ -90,11 +90,23 @@ pub struct ReadPool {
     options: PgConnectOptions,
     idle: Mutex<Vec<Idle>>,
     permits: Semaphore,
-    connect_timeout: Duration,
-    acquire_timeout: Duration,
-    /// A connection idle this long may have been dropped by a server, proxy or firewall: it is tested first.
-    test_if_idle_for: Duration,
+    limits: Limits,
     stats: Arc<DbStats>,
+}
+
+/// How a [`ReadPool`] opens, tests and retires its connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub size: u32,
+    pub connect_timeout: Duration,
+    pub acquire_timeout: Duration,
+    /// A connection idle this long may have been dropped by a server, proxy or firewall: it is tested first.
+    pub test_if_idle_for: Duration,
+    /// A connection idle this long is closed, so the pool shrinks back after a burst.
+    pub idle_timeout: Duration,
+    /// A connection this old is closed when it is given back, so a replica's connections follow a failover or a
+    /// proxy's rebalancing instead of holding on to the server they first reached.
+    pub max_lifetime: Duration,
 }
 
 impl std::fmt::Debug for ReadPool {
@@ -107,6 +119,7 @@ impl std::fmt::Debug for ReadPool {
 
 struct Idle {
     conn: PgConnection,
+    opened: Instant,
     since: Instant,
 }
 
@@ -115,6 +128,7 @@ struct Idle {
 struct Lease<'a> {
     pool: &'a ReadPool,
     conn: Option<PgConnection>,
+    opened: Instant,
     reused: bool,
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
@@ -127,49 +141,49 @@ impl Lease<'_> {
     }
 
     fn give_back(mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Idle {
-                    conn,
-                    since: Instant::now(),
-                });
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let limits = &self.pool.limits;
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // The least recently used are at the bottom: those idle too long are closed (dropped) here.
+        idle.retain(|c| c.since.elapsed() < limits.idle_timeout);
+        if self.opened.elapsed() < limits.max_lifetime {
+            idle.push(Idle {
+                conn,
+                opened: self.opened,
+                since: Instant::now(),
+            });
         }
     }
 }
 
 impl ReadPool {
-    pub fn new(
-        options: PgConnectOptions,
-        size: u32,
-        connect_timeout: Duration,
-        acquire_timeout: Duration,
-        test_if_idle_for: Duration,
-        stats: Arc<DbStats>,
-    ) -> Self {
+    pub fn new(options: PgConnectOptions, limits: Limits, stats: Arc<DbStats>) -> Self {
         Self {
             options,
             idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(size as usize),
-            connect_timeout,
-            acquire_timeout,
-            test_if_idle_for,
+            permits: Semaphore::new(limits.size as usize),
+            limits,
             stats,
         }
     }
 
     async fn lease(&self) -> Result<Lease<'_>, DbErr> {
-        let permit = tokio::time::timeout(self.acquire_timeout, self.permits.acquire())
+        let permit = tokio::time::timeout(self.limits.acquire_timeout, self.permits.acquire())
             .await
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some(Idle { mut conn, since }) = idle else {
+            let Some(Idle {
+                mut conn,
+                opened,
+                since,
+            }) = idle
+            else {
                 let conn = tokio::time::timeout(
-                    self.connect_timeout,
+                    self.limits.connect_timeout,
                     PgConnection::connect_with(&self.options),
                 )
                 .await
@@ -178,16 +192,18 @@ impl ReadPool {
                 return Ok(Lease {
                     pool: self,
                     conn: Some(conn),
+                    opened: Instant::now(),
                     reused: false,
                     _permit: permit,
                 });
             };
-            if since.elapsed() >= self.test_if_idle_for && conn.ping().await.is_err() {
+            if since.elapsed() >= self.limits.test_if_idle_for && conn.ping().await.is_err() {
                 continue;
             }
             return Ok(Lease {
                 pool: self,
                 conn: Some(conn),
+                opened,
                 reused: true,
                 _permit: permit,
             });

@@ -1,8 +1,14 @@
 //! The connection reads go through (`autoshop::db::reads`): on PostgreSQL its connections go back to their
 //! pool without a round trip, so what could leave one broken is tested here against the real server.
 
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
 use autoshop::config::{DatabaseSettings, Secret};
-use autoshop::db::Db;
+use autoshop::db::reads::{Limits, ReadPool, Reads};
+use autoshop::db::{Db, DbStats};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
 use crate::helpers::{TestDb, is_postgres};
@@ -19,17 +25,6 @@ async fn connect(db: &TestDb, size: u32) -> Db {
 
 fn statement(db: &Db, sql: &str) -> Statement {
     Statement::from_string(db.reads.get_database_backend(), sql.to_owned())
-}
-
-/// The server process behind the connection that runs the read.
-async fn backend_pid(db: &Db) -> i32 {
-    let row = db
-        .reads
-        .query_one_raw(statement(db, "SELECT pg_backend_pid() AS pid"))
-        .await
-        .expect("reads")
-        .expect("a row");
-    row.try_get::<i32>("", "pid").expect("pid")
 }
 
 /// A PostgreSQL database of the test's own and a pool of `size` on it, or `None` on the embedded backend,
@@ -49,14 +44,14 @@ async fn a_statement_the_server_refuses_is_an_error_and_the_connection_serves_th
     let Some((_test_db, db)) = on_postgres(1).await else {
         return;
     };
-    let before = backend_pid(&db).await;
+    let before = pid_of(&db.reads, PID).await;
     let refused = db
         .reads
         .query_all_raw(statement(&db, "SELECT no_such_column FROM customers"))
         .await;
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(
-        backend_pid(&db).await,
+        pid_of(&db.reads, PID).await,
         before,
         "the same connection, still usable"
     );
@@ -67,13 +62,13 @@ async fn a_read_cut_off_half_way_closes_its_connection_and_the_next_read_gets_it
     let Some((_test_db, db)) = on_postgres(1).await else {
         return;
     };
-    let first = backend_pid(&db).await;
+    let first = pid_of(&db.reads, PID).await;
     let slow = db
         .reads
         .query_all_raw(statement(&db, "SELECT pg_sleep(2), 'late' AS answer"));
-    let cut = tokio::time::timeout(std::time::Duration::from_millis(100), slow).await;
+    let cut = tokio::time::timeout(Duration::from_millis(100), slow).await;
     assert!(cut.is_err(), "the read was cut off");
-    let next = backend_pid(&db).await;
+    let next = pid_of(&db.reads, PID).await;
     assert_ne!(
         next, first,
         "the cut-off connection still had the late answer on its way: it must not be reused"
@@ -85,7 +80,7 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_failing_t
     let Some((test_db, db)) = on_postgres(1).await else {
         return;
     };
-    let first = backend_pid(&db).await;
+    let first = pid_of(&db.reads, PID).await;
     let admin = Database::connect(&test_db.url).await.expect("admin");
     admin
         .execute_raw(Statement::from_string(
@@ -109,9 +104,9 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_failing_t
         if alive == 0 {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let next = backend_pid(&db).await;
+    let next = pid_of(&db.reads, PID).await;
     assert_ne!(next, first);
 }
 
@@ -120,25 +115,91 @@ async fn reads_in_parallel_never_open_more_connections_than_the_pool_allows() {
     let Some((_test_db, db)) = on_postgres(2).await else {
         return;
     };
-    let reads = (0..12).map(|_| {
-        db.reads.query_one_raw(statement(
-            &db,
-            "SELECT pg_backend_pid() AS pid FROM pg_sleep(0.05)",
-        ))
-    });
+    let reads = (0..12).map(|_| pid_of(&db.reads, SLOW_PID));
     let pids: std::collections::HashSet<i32> = futures_util::future::join_all(reads)
         .await
         .into_iter()
-        .map(|r| {
-            r.expect("reads")
-                .expect("row")
-                .try_get::<i32>("", "pid")
-                .expect("pid")
-        })
         .collect();
     assert!(
         !pids.is_empty() && pids.len() <= 2,
         "12 reads at once on a pool of 2 used {} connections",
         pids.len()
+    );
+}
+
+/// A read pool of the test's own limits beside `db`'s.
+fn pool_with(test_db: &TestDb, db: &Db, limits: Limits) -> Reads {
+    let options = PgConnectOptions::from_str(&test_db.url).expect("a PostgreSQL URL");
+    Reads::postgres(
+        db.conn.clone(),
+        ReadPool::new(options, limits, Arc::new(DbStats::default())),
+    )
+}
+
+const LIMITS: Limits = Limits {
+    size: 2,
+    connect_timeout: Duration::from_secs(5),
+    acquire_timeout: Duration::from_secs(5),
+    test_if_idle_for: Duration::from_secs(30),
+    idle_timeout: Duration::from_secs(600),
+    max_lifetime: Duration::from_secs(1800),
+};
+
+/// The server process behind the connection that runs `sql` (which selects it as `pid`).
+async fn pid_of(reads: &Reads, sql: &str) -> i32 {
+    reads
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .await
+        .expect("reads")
+        .expect("a row")
+        .try_get::<i32>("", "pid")
+        .expect("pid")
+}
+
+const PID: &str = "SELECT pg_backend_pid() AS pid";
+const SLOW_PID: &str = "SELECT pg_backend_pid() AS pid FROM pg_sleep(0.05)";
+
+#[tokio::test]
+async fn a_connection_serves_read_after_read_within_its_lifetime_and_is_closed_past_it() {
+    let Some((test_db, db)) = on_postgres(1).await else {
+        return;
+    };
+    let lasting = pool_with(&test_db, &db, LIMITS);
+    assert_eq!(pid_of(&lasting, PID).await, pid_of(&lasting, PID).await);
+    let brief = pool_with(
+        &test_db,
+        &db,
+        Limits {
+            max_lifetime: Duration::ZERO,
+            ..LIMITS
+        },
+    );
+    assert_ne!(pid_of(&brief, PID).await, pid_of(&brief, PID).await);
+}
+
+#[tokio::test]
+async fn connections_left_idle_past_the_timeout_are_closed_so_the_pool_shrinks_after_a_burst() {
+    let Some((test_db, db)) = on_postgres(1).await else {
+        return;
+    };
+    let reads = pool_with(
+        &test_db,
+        &db,
+        Limits {
+            idle_timeout: Duration::from_millis(200),
+            ..LIMITS
+        },
+    );
+    let burst = futures_util::join!(pid_of(&reads, SLOW_PID), pid_of(&reads, SLOW_PID));
+    assert_ne!(burst.0, burst.1, "two reads at once on two connections");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The next read takes the most recently used connection; giving it back retires the other one.
+    let kept = pid_of(&reads, PID).await;
+    let retired = if kept == burst.0 { burst.1 } else { burst.0 };
+    assert!(kept == burst.0 || kept == burst.1);
+    let next = futures_util::join!(pid_of(&reads, SLOW_PID), pid_of(&reads, SLOW_PID));
+    assert!(
+        next.0 != retired && next.1 != retired,
+        "the connection idle past the timeout was closed, not reused: {retired} in {next:?}"
     );
 }
