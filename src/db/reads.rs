@@ -1,5 +1,5 @@
-//! The connection every read of a request goes through: on PostgreSQL, connections of its own that go back
-//! to their pool without a round trip.
+//! The connection the reads of lists and relations go through: on PostgreSQL, connections of its own that go
+//! back to their pool without a round trip.
 //!
 //! sqlx's pool tests each connection when it is given back (`return_to_pool` sends a query and waits for the
 //! answer, with no option to skip it), so every statement through it costs the database two round trips where
@@ -61,12 +61,8 @@ impl ConnectionTrait for Reads {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match &self.postgres {
-            Some(pool) => Ok(pool
-                .fetch(&stmt)
-                .await?
-                .into_iter()
-                .next()
-                .map(QueryResult::from)),
+            // The statements asked for one row select one (a key, a `LIMIT 1`, a count).
+            Some(_) => Ok(self.query_all_raw(stmt).await?.into_iter().next()),
             None => self.shared.query_one_raw(stmt).await,
         }
     }
