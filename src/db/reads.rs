@@ -170,40 +170,39 @@ impl ReadPool {
             .await
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
-        loop {
+        let (conn, opened, reused) = loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some(Idle {
-                mut conn,
-                opened,
-                since,
-            }) = idle
-            else {
-                let conn = tokio::time::timeout(
-                    self.limits.connect_timeout,
-                    PgConnection::connect_with(&self.options),
-                )
-                .await
-                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
-                .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
-                return Ok(Lease {
-                    pool: self,
-                    conn: Some(conn),
-                    opened: Instant::now(),
-                    reused: false,
-                    _permit: permit,
-                });
-            };
-            if since.elapsed() >= self.limits.test_if_idle_for && conn.ping().await.is_err() {
-                continue;
+            match idle {
+                Some(Idle {
+                    mut conn,
+                    opened,
+                    since,
+                }) => {
+                    if since.elapsed() >= self.limits.test_if_idle_for && conn.ping().await.is_err()
+                    {
+                        continue;
+                    }
+                    break (conn, opened, true);
+                }
+                None => {
+                    let conn = tokio::time::timeout(
+                        self.limits.connect_timeout,
+                        PgConnection::connect_with(&self.options),
+                    )
+                    .await
+                    .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
+                    .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
+                    break (conn, Instant::now(), false);
+                }
             }
-            return Ok(Lease {
-                pool: self,
-                conn: Some(conn),
-                opened,
-                reused: true,
-                _permit: permit,
-            });
-        }
+        };
+        Ok(Lease {
+            pool: self,
+            conn: Some(conn),
+            opened,
+            reused,
+            _permit: permit,
+        })
     }
 
     /// Every row of `stmt`. A connection the server closed while it sat idle fails its next statement; a read

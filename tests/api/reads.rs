@@ -23,8 +23,8 @@ async fn connect(db: &TestDb, size: u32) -> Db {
     .expect("connects")
 }
 
-fn statement(db: &Db, sql: &str) -> Statement {
-    Statement::from_string(db.reads.get_database_backend(), sql.to_owned())
+fn statement(sql: impl Into<String>) -> Statement {
+    Statement::from_string(DbBackend::Postgres, sql.into())
 }
 
 /// A PostgreSQL database of the test's own and a pool of `size` on it, or `None` on the embedded backend,
@@ -47,7 +47,7 @@ async fn a_statement_the_server_refuses_is_an_error_and_the_connection_serves_th
     let before = pid_of(&db.reads, PID).await;
     let refused = db
         .reads
-        .query_all_raw(statement(&db, "SELECT no_such_column FROM customers"))
+        .query_all_raw(statement("SELECT no_such_column FROM customers"))
         .await;
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(
@@ -65,7 +65,7 @@ async fn a_read_cut_off_half_way_closes_its_connection_and_the_next_read_gets_it
     let first = pid_of(&db.reads, PID).await;
     let slow = db
         .reads
-        .query_all_raw(statement(&db, "SELECT pg_sleep(2), 'late' AS answer"));
+        .query_all_raw(statement("SELECT pg_sleep(2), 'late' AS answer"));
     let cut = tokio::time::timeout(Duration::from_millis(100), slow).await;
     assert!(cut.is_err(), "the read was cut off");
     let next = pid_of(&db.reads, PID).await;
@@ -83,19 +83,15 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_failing_t
     let first = pid_of(&db.reads, PID).await;
     let admin = Database::connect(&test_db.url).await.expect("admin");
     admin
-        .execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_terminate_backend({first})"),
-        ))
+        .execute_raw(statement(format!("SELECT pg_terminate_backend({first})")))
         .await
         .expect("terminates");
     // The server closes the connection once the backend has gone.
     for _ in 0..50 {
         let alive = admin
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {first}"),
-            ))
+            .query_one_raw(statement(format!(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = {first}"
+            )))
             .await
             .expect("reads")
             .expect("row")
@@ -148,7 +144,7 @@ const LIMITS: Limits = Limits {
 /// The server process behind the connection that runs `sql` (which selects it as `pid`).
 async fn pid_of(reads: &Reads, sql: &str) -> i32 {
     reads
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
+        .query_one_raw(statement(sql))
         .await
         .expect("reads")
         .expect("a row")
