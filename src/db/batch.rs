@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::str::FromStr;
 
 use super::reads::Reads;
-use entity::{invoices, users, work_order_mechanics};
+use entity::{customers, locations, users, work_order_mechanics};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, ModelTrait,
@@ -24,11 +24,16 @@ fn uuid_of<M: ModelTrait>(m: &M, col: <M::Entity as EntityTrait>::Column) -> Opt
 
 /// `column IN (ids)`; on PostgreSQL one array parameter, so the statement reads the same whatever the number
 /// of ids: each connection prepares it once, where a list of placeholders would be a new statement (parsed,
-/// planned and cached again) for every batch size.
+/// planned and cached again) for every batch size. The column is named with its table, so a statement may join.
 fn among<C: ColumnTrait>(conn: &Reads, column: C, ids: &[Uuid]) -> Expr {
+    use sea_orm::EntityName as _;
     match conn.get_database_backend() {
         DbBackend::Postgres => Expr::cust_with_values(
-            format!("\"{}\" = ANY(CAST($1 AS uuid[]))", column.as_str()),
+            format!(
+                "\"{}\".\"{}\" = ANY(CAST($1 AS uuid[]))",
+                C::EntityName::default().table_name(),
+                column.as_str()
+            ),
             [uuid_array(ids)],
         ),
         _ => column.is_in(ids.iter().copied()),
@@ -156,24 +161,75 @@ pub async fn newest_children<E: EntityTrait<Model: entity::Positional>>(
     Ok(group(rows, |m| uuid_of(m, parent)))
 }
 
+/// What the customer of the enclosing `customers` row still owes on issued invoices, in minor units: one
+/// definition for the balance read alone and the one read beside the customer.
+fn balance_due_of_customer() -> Expr {
+    Expr::cust(
+        "(SELECT CAST(COALESCE(SUM(i.total_minor - i.paid_minor), 0) AS BIGINT) FROM invoices i \
+         WHERE i.customer_id = \"customers\".\"id\" AND i.status IN ('issued', 'partially_paid') \
+         AND i.deleted_at IS NULL)",
+    )
+}
+
 /// What each customer still owes on issued invoices, in minor units.
-pub async fn balances_due(conn: &Reads, customers: &[Uuid]) -> Result<HashMap<Uuid, i64>, DbErr> {
-    use invoices::Column as C;
-    let rows: Vec<(Uuid, i64)> = invoices::Entity::find()
+pub async fn balances_due(conn: &Reads, ids: &[Uuid]) -> Result<HashMap<Uuid, i64>, DbErr> {
+    use customers::{Column as C, Entity as Customers};
+    let rows: Vec<(Uuid, i64)> = Customers::find()
         .select_only()
-        .column(C::CustomerId)
-        .column_as(
-            Expr::cust("CAST(SUM(total_minor - paid_minor) AS BIGINT)"),
-            "due",
-        )
-        .filter(among(conn, C::CustomerId, customers))
-        .filter(C::Status.is_in(["issued", "partially_paid"]))
-        .filter(C::DeletedAt.is_null())
-        .group_by(C::CustomerId)
+        .column(C::Id)
+        .expr_as(balance_due_of_customer(), "due")
+        .filter(among(conn, C::Id, ids))
         .into_tuple()
         .all(conn)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// A customer with what its card shows beside it, read in the same statement: its home branch and its balance.
+pub struct CustomerWith {
+    pub customer: customers::Model,
+    /// Read when asked for; `None` also when the customer has no home branch.
+    pub home: Option<locations::Model>,
+    /// Read when asked for.
+    pub due: Option<i64>,
+}
+
+/// Customers by id, each with its home branch (left-joined) and its balance due (a subquery) when asked for:
+/// one statement where reading those after the customers would be two more.
+pub async fn customers_with(
+    conn: &Reads,
+    ids: &[Uuid],
+    home: bool,
+    due: bool,
+) -> Result<Vec<CustomerWith>, DbErr> {
+    use customers::{Column as C, Entity as Customers};
+    use entity::Positional as _;
+    let mut select = Customers::find().filter(among(conn, C::Id, ids));
+    let mut width = customers::Model::COLUMNS.len();
+    if home {
+        select = rows::left_join::<Customers, locations::Entity>(select, C::HomeLocationId)?;
+        width += locations::Model::COLUMNS.len();
+    }
+    if due {
+        select = select.expr_as(balance_due_of_customer(), "due");
+    }
+    let found = conn.query_all(&QueryTrait::into_query(select)).await?;
+    found
+        .iter()
+        .map(|row| {
+            Ok(CustomerWith {
+                customer: rows::read(row, 0)?,
+                home: match home {
+                    true => rows::read_joined(row, customers::Model::COLUMNS.len())?,
+                    false => None,
+                },
+                due: match due {
+                    true => Some(row.try_get_by_index(width)?),
+                    false => None,
+                },
+            })
+        })
+        .collect()
 }
 
 /// The users assigned to each work order, in the order they were assigned: the assignments joined to their

@@ -115,6 +115,17 @@ fn required<M: Positional>(res: &QueryResult, at: usize) -> Result<M, DbErr> {
     read_at(res, at).unwrap_or_else(|| Err(DbErr::Type("not a SQLx row".to_owned())))
 }
 
+/// `M` from the columns of `res` that start at `at`.
+pub fn read<M: Positional>(res: &QueryResult, at: usize) -> Result<M, DbErr> {
+    required(res, at)
+}
+
+/// `M` from columns a left join ([`left_join`]) put at `at`; `None` where it found no row (the id is NULL).
+pub fn read_joined<M: Positional>(res: &QueryResult, at: usize) -> Result<Option<M>, DbErr> {
+    let id: Option<uuid::Uuid> = res.try_get_by_index(at)?;
+    id.map(|_| required(res, at)).transpose()
+}
+
 impl<E, A, B> PageRow<E> for WithTwo<E::Model, A, B>
 where
     E: EntityTrait<Model: Positional + Send + Sync>,
@@ -142,6 +153,17 @@ where
     let select = with_columns::<A, E>(select.join(JoinType::InnerJoin, parent::<E, A>(to_a)?));
     Ok(with_columns::<B, E>(
         select.join(JoinType::InnerJoin, parent::<E, B>(to_b)?),
+    ))
+}
+
+/// `select` with the row of `A` that its nullable foreign key `to_a` names, left-joined and its columns appended
+/// in model order (read them with [`read_joined`]).
+pub fn left_join<E: EntityTrait, A: EntityTrait>(
+    select: Select<E>,
+    to_a: E::Column,
+) -> Result<Select<E>, DbErr> {
+    Ok(with_columns::<A, E>(
+        select.join(JoinType::LeftJoin, parent::<E, A>(to_a)?),
     ))
 }
 

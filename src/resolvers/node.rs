@@ -63,11 +63,7 @@ async fn prime_nodes(ctx: &Context<'_>, ids: &[ID]) -> Result<()> {
         match kind.as_str() {
             "Location" => drop(prime_as!(locations)),
             "User" => drop(prime_as!(users)),
-            "Customer" => {
-                let found = prime_as!(customers);
-                let rows: Vec<_> = found.values().filter(|m| m.deleted_at.is_none()).collect();
-                Customer::prime_list(ctx, &rows, ctx.look_ahead()).await?;
-            }
+            "Customer" => Customer::prime_by_ids(ctx, &keys, ctx.look_ahead()).await?,
             "Vehicle" => drop(prime_as!(vehicles)),
             "WorkOrder" => {
                 let found = prime_as!(work_orders);

@@ -25,6 +25,21 @@ pub struct DbLoader {
 
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
+impl DbLoader {
+    /// Customers by id with their home branch and balance beside them when asked for
+    /// ([`batch::customers_with`]); the caller feeds them to the request's loaders.
+    pub async fn customers_with(
+        &self,
+        ids: &[Uuid],
+        home: bool,
+        due: bool,
+    ) -> Result<Vec<batch::CustomerWith>, LoadError> {
+        batch::customers_with(&self.conn, ids, home, due)
+            .await
+            .map_err(Arc::new)
+    }
+}
+
 /// A loader for one request. Queries cache what they load, so a list can prime the relations its rows will
 /// ask for; mutations do not, so a payload never shows what was read before the write.
 pub fn for_request(conn: Reads, delay: std::time::Duration, cache: bool) -> Loaders {

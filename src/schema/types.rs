@@ -237,11 +237,69 @@ async fn prime_newest<R: HasMany>(
 }
 
 impl Customer {
+    /// Reads customers by id for `node`/`nodes` into the request's loaders, with their home branch and balance in
+    /// the same statement when the client selected them, and primes the rest of what it selected.
+    pub async fn prime_by_ids(
+        ctx: &Context<'_>,
+        ids: &[uuid::Uuid],
+        node: Lookahead<'_>,
+    ) -> Result<()> {
+        let home = node.field("homeLocation").exists();
+        let due = node.field("balanceDue").exists();
+        let loaders = super::loaders_for(ctx)?;
+        let found = loaders
+            .loader()
+            .customers_with(ids, home, due)
+            .await
+            .map_err(AppError::from)?;
+        let mut homes = HashMap::new();
+        let mut balances = HashMap::new();
+        let mut customers = Vec::with_capacity(found.len());
+        for r in found {
+            if let Some(l) = r.home {
+                homes.insert(
+                    ById::<(locations::Entity, via::CustomerHomeLocation)>::new(l.id),
+                    l,
+                );
+            }
+            if let Some(d) = r.due {
+                balances.insert(BalanceDue(r.customer.id), d);
+            }
+            customers.push(r.customer);
+        }
+        loaders.feed_many(homes).await;
+        loaders.feed_many(balances).await;
+        let live: Vec<_> = customers
+            .iter()
+            .filter(|m| m.deleted_at.is_none())
+            .collect();
+        Self::prime_relations(ctx, &live, node, false).await?;
+        loaders
+            .feed_many(
+                customers
+                    .into_iter()
+                    .map(|m| (ById::<(customers::Entity, via::Node)>::new(m.id), m)),
+            )
+            .await;
+        Ok(())
+    }
+
     /// Primes the relations a list of customers will ask for (see [`prime`]).
     pub async fn prime_list(
         ctx: &Context<'_>,
         rows: &[&customers::Model],
         node: Lookahead<'_>,
+    ) -> Result<()> {
+        Self::prime_relations(ctx, rows, node, true).await
+    }
+
+    /// `with_home_and_balance`: whether the home branch and the balance are still to be read (not read beside the
+    /// rows).
+    async fn prime_relations(
+        ctx: &Context<'_>,
+        rows: &[&customers::Model],
+        node: Lookahead<'_>,
+        with_home_and_balance: bool,
     ) -> Result<()> {
         let ids = || rows.iter().map(|r| r.id);
         let vehicles = async {
@@ -262,7 +320,7 @@ impl Customer {
             Ok::<_, AppError>(())
         };
         let balances = async {
-            if node.field("balanceDue").exists() {
+            if with_home_and_balance && node.field("balanceDue").exists() {
                 prime(ctx, ids().map(BalanceDue)).await?;
             }
             Ok(())
@@ -275,7 +333,7 @@ impl Customer {
             prime_newest::<InvoicesOfCustomer>(ctx, &node, "recentInvoices", &parents);
         let locations = async {
             let keys = rows.iter().filter_map(|r| r.home_location_id);
-            if node.field("homeLocation").exists() {
+            if with_home_and_balance && node.field("homeLocation").exists() {
                 prime(
                     ctx,
                     keys.map(ById::<(locations::Entity, via::CustomerHomeLocation)>::new),

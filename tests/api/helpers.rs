@@ -589,3 +589,11 @@ pub async fn ready_work_order(
     }
     w.id
 }
+
+/// The UUID behind a global id the API returned.
+pub fn uuid_of(id: &Value) -> uuid::Uuid {
+    let id = async_graphql::ID(id.as_str().expect("an id").to_owned());
+    autoshop::schema::ids::decode(&id, "id")
+        .expect("a global id")
+        .1
+}

@@ -165,9 +165,64 @@ async fn the_customer_card_reads_each_of_its_tables_once() {
             .iter()
             .all(|w| w["vehicle"]["plateNumber"].is_string())
     );
-    // The customer, their vehicles (which also serve the recent orders' vehicles), the balance, the home
-    // location, the recent orders and the recent invoices.
-    assert!(n <= 6, "{n} statements for the customer card");
+    // The customer with their home branch and balance, their vehicles (which also serve the recent orders'
+    // vehicles), the recent orders and the recent invoices.
+    assert!(n <= 4, "{n} statements for the customer card");
+}
+
+#[tokio::test]
+async fn customers_found_by_id_show_the_home_branch_and_balance_their_list_rows_show() {
+    let app = TestApp::spawn().await;
+    app.seed(8, 80).await;
+    // A customer without a home branch: the branch is joined in, and the join must keep them.
+    app.sql_all(
+        "UPDATE customers SET home_location_id = NULL WHERE id = (SELECT id FROM customers ORDER BY id LIMIT 1)",
+    )
+    .await;
+    let fields = "id balanceDue homeLocation { id name }";
+    let listed = app
+        .ok(
+            &format!("{{ customers(first: 50) {{ edges {{ node {{ {fields} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let rows: Vec<_> = listed["customers"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    let ids: Vec<_> = rows.iter().map(|c| c["id"].clone()).collect();
+    let found = app
+        .ok(
+            &format!(
+                "query($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Customer {{ {fields} }} }} }}"
+            ),
+            json!({ "ids": ids }),
+        )
+        .await;
+    assert_eq!(found["nodes"].as_array().expect("nodes"), &rows);
+    assert!(rows.iter().any(|c| c["homeLocation"].is_null()));
+    assert!(rows.iter().any(|c| c["homeLocation"]["name"].is_string()));
+
+    // The balance is what the customer's issued, partly paid and not deleted invoices leave unpaid.
+    let mut due = std::collections::HashMap::<uuid::Uuid, i64>::new();
+    for r in app
+        .sql_all("SELECT customer_id, total_minor, paid_minor FROM invoices WHERE status IN ('issued', 'partially_paid') AND deleted_at IS NULL")
+        .await
+    {
+        let customer: uuid::Uuid = r.try_get("", "customer_id").expect("customer");
+        let left = r.try_get::<i64>("", "total_minor").expect("total")
+            - r.try_get::<i64>("", "paid_minor").expect("paid");
+        *due.entry(customer).or_default() += left;
+    }
+    for c in &rows {
+        let id = crate::helpers::uuid_of(&c["id"]);
+        let minor = due.get(&id).copied().unwrap_or(0);
+        let shown = format!("{}.{:02}", minor / 100, minor % 100);
+        assert_eq!(c["balanceDue"], json!(shown), "balance of {id}");
+    }
+    assert!(rows.iter().any(|c| c["balanceDue"] != json!("0.00")));
 }
 
 #[tokio::test]
