@@ -100,6 +100,8 @@ impl App {
             events.relay(client.clone(), format!("{prefix}events"));
             db.sessions
                 .share(client.clone(), conn.clone(), format!("{prefix}sessions"));
+            db.staff
+                .share(client.clone(), conn.clone(), format!("{prefix}staff"));
         }
         if crate::services::users::count_users(&db).await? == 0 {
             tracing::warn!(
@@ -246,12 +248,16 @@ async fn graphql(
             let presented = crate::resolvers::auth::PresentedCookies {
                 refresh: auth::cookies::get(&headers, auth::cookies::REFRESH),
             };
-            let loaders =
-                loaders::for_request(s.app.db.reads.clone(), s.app.limits.loader_delay, !writes);
+            let loaders = loaders::for_request(&s.app.db, s.app.limits.loader_delay, !writes);
             let access = s.app.policy.access(&caller).await;
             let response = schema
                 .execute(req.data(caller).data(access).data(presented).data(loaders))
                 .await;
+            if writes {
+                // Whatever the mutation changed has committed: what this replica (and, through Redis, every
+                // other) remembers of the staff may be stale now.
+                s.app.db.staff.changed();
+            }
             if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
                 s.documents.remember(&query, doc);
             }
@@ -386,8 +392,7 @@ async fn graphql_ws(
                     }
                     let access = app.policy.access(&caller).await;
                     // No cache: a subscription lives long, and every event must see the records as they are.
-                    let loaders =
-                        loaders::for_request(app.db.reads.clone(), app.limits.loader_delay, false);
+                    let loaders = loaders::for_request(&app.db, app.limits.loader_delay, false);
                     let mut data = async_graphql::Data::default();
                     data.insert(caller);
                     data.insert(access);

@@ -216,7 +216,7 @@ async fn session_is_live(
         .await?;
     match until {
         Some(until) => {
-            db.sessions.remember(user, session, epoch, until);
+            db.sessions.remember((user, session), until, epoch);
             Ok(true)
         }
         None => Ok(false),

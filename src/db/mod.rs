@@ -46,6 +46,8 @@ pub struct Db {
     pub backend: Backend,
     /// Sessions found live, until a revocation says otherwise.
     pub sessions: Arc<live::LiveSessions>,
+    /// The shop's users, until any mutation commits (see [`live`]).
+    pub staff: Arc<live::Staff>,
 }
 
 /// Opens the pool. SQLite gets WAL, a busy timeout and enforced foreign keys on every connection;
@@ -88,6 +90,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     conn.set_metric_callback(move |info| {
         record_statement(&counter, info.elapsed, &info.statement.sql, info.failed);
     });
+    let staff = Arc::new(live::Staff::alone("staff"));
     let reads = match backend {
         Backend::Postgres => reads::Reads::postgres(
             conn.clone(),
@@ -112,7 +115,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         reads,
         stats,
         backend,
-        sessions: Arc::new(live::LiveSessions::alone()),
+        sessions: Arc::new(live::LiveSessions::alone("sessions")),
+        staff,
     })
 }
 

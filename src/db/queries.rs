@@ -199,6 +199,45 @@ pub fn with_customer_and_vehicle(
     )
 }
 
+/// A card of the board: a work order with its customer and vehicle, and the ids of its mechanics in the order
+/// they were assigned, all read by the page's own statement ([`with_mechanic_ids`]).
+pub struct WorkOrderCard {
+    pub parties: WorkOrderWithParties,
+    pub mechanics: Vec<Uuid>,
+}
+
+impl sea_orm::FromQueryResult for WorkOrderCard {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        use entity::Positional as _;
+        let at = work_orders::Model::COLUMNS.len()
+            + customers::Model::COLUMNS.len()
+            + vehicles::Model::COLUMNS.len();
+        Ok(Self {
+            parties: WorkOrderWithParties::from_query_result(res, pre)?,
+            mechanics: res.try_get_by_index(at)?,
+        })
+    }
+}
+
+impl super::keyset::PageRow<work_orders::Entity> for WorkOrderCard {
+    fn record(&self) -> &work_orders::Model {
+        &self.parties.row
+    }
+}
+
+/// Adds to a page of [`with_customer_and_vehicle`] each order's mechanics' ids, as a PostgreSQL array (one
+/// index walk per order, where reading the assignments would be a statement of its own); the users themselves
+/// come from what the replica remembers of the staff.
+pub fn with_mechanic_ids(select: Select<work_orders::Entity>) -> Select<work_orders::Entity> {
+    select.expr_as(
+        Expr::cust(
+            "ARRAY(SELECT m.user_id FROM work_order_mechanics m \
+             WHERE m.work_order_id = \"work_orders\".\"id\" ORDER BY m.created_at, m.id)",
+        ),
+        "mechanic_ids",
+    )
+}
+
 pub fn work_order_sort(by: SortBy, desc: bool) -> SortKey<work_orders::Entity> {
     use work_orders::Column as C;
     time_sort(by, desc, C::CreatedAt, C::UpdatedAt, C::Id)

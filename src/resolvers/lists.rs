@@ -7,6 +7,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
+use crate::config::Backend;
 use crate::db::keyset::{PageArgs, PageRow, SortKey};
 use crate::db::queries::{self, SortBy};
 use crate::db::rows::ByPosition;
@@ -291,7 +292,17 @@ impl ListQuery {
         let args = page(first, after, last, before);
         let node = ctx.look_ahead().field("edges").field("node");
         if node.field("customer").exists() || node.field("vehicle").exists() {
-            // The board: its cards' customers and vehicles come with the page, in its statement.
+            // The board: its cards' customers and vehicles come with the page, in its statement, and on
+            // PostgreSQL their mechanics' ids too.
+            if node.field("mechanics").exists() && state(ctx).db.backend == Backend::Postgres {
+                let join = |s| {
+                    Ok(queries::with_mechanic_ids(
+                        queries::with_customer_and_vehicle(s)?,
+                    ))
+                };
+                let l = page_of(ctx, select, join, &sort, &args).await?;
+                return WorkOrder::connection_of_cards(ctx, l, node).await;
+            }
             let l = page_of(
                 ctx,
                 select,

@@ -14,13 +14,16 @@ use entity::{
 use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait};
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::db::batch;
+use crate::db::live::Staff;
 use crate::db::reads::Reads;
 use crate::error::AppError;
 
 /// Loads rows for one request; its cache lives as long as the request.
 pub struct DbLoader {
     conn: Reads,
+    staff: Arc<Staff>,
 }
 
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
@@ -38,13 +41,43 @@ impl DbLoader {
             .await
             .map_err(Arc::new)
     }
+
+    /// The users with these ids, from what this replica remembers of the staff ([`Staff`]) and, for those it
+    /// does not, from one statement; soft-deleted users included (the caller decides).
+    pub async fn staff(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, users::Model>, LoadError> {
+        let epoch = self.staff.epoch();
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.staff.get(id) {
+                Some(u) => drop(found.insert(*id, u)),
+                None => missing.push(*id),
+            }
+        }
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
+            let read = batch::by_ids::<users::Entity>(&self.conn, &missing)
+                .await
+                .map_err(Arc::new)?;
+            for (id, u) in read {
+                self.staff.remember(id, u.clone(), epoch);
+                found.insert(id, u);
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// A loader for one request. Queries cache what they load, so a list can prime the relations its rows will
 /// ask for; mutations do not, so a payload never shows what was read before the write.
-pub fn for_request(conn: Reads, delay: std::time::Duration, cache: bool) -> Loaders {
-    let loaders = DataLoader::with_cache(DbLoader { conn }, tokio::spawn, HashMapCache::default())
-        .delay(delay);
+pub fn for_request(db: &Db, delay: std::time::Duration, cache: bool) -> Loaders {
+    let loader = DbLoader {
+        conn: db.reads.clone(),
+        staff: Arc::clone(&db.staff),
+    };
+    let loaders =
+        DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default()).delay(delay);
     loaders.enable_all_cache(cache);
     loaders
 }

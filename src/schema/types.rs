@@ -10,7 +10,8 @@ use entity::{
 use super::loaders::*;
 use super::{children, corrupt, ids, load, newest, prime};
 use crate::auth::catalog::Perm;
-use crate::db::queries::WorkOrderWithParties;
+use crate::db::keyset::Page;
+use crate::db::queries::{WorkOrderCard, WorkOrderWithParties};
 use crate::domain::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, Money, Quantity, TaxRate,
     UserStatus, WorkOrderStatus,
@@ -550,6 +551,15 @@ impl Vehicle {
 /// A repair order.
 pub struct WorkOrder(pub work_orders::Model);
 
+/// What a page of work orders already brought to the request's loaders, read by its own statement.
+#[derive(Clone, Copy, Default)]
+struct Known {
+    /// Each order's customer and vehicle.
+    parties: bool,
+    /// Each order's mechanics.
+    mechanics: bool,
+}
+
 impl WorkOrder {
     /// Primes the relations a list of work orders will ask for (see [`prime`]), all batches at once.
     pub async fn prime_list(
@@ -557,7 +567,46 @@ impl WorkOrder {
         rows: &[&work_orders::Model],
         node: Lookahead<'_>,
     ) -> Result<()> {
-        Self::prime_except_parties(ctx, rows, node, false).await
+        Self::prime_except(ctx, rows, node, Known::default()).await
+    }
+
+    /// A page of board cards ([`WorkOrderCard`]): each card's mechanics go to the request's loaders, found among
+    /// the staff this replica remembers (or read in one statement), and the rest as
+    /// [`Self::connection_with_parties`].
+    pub async fn connection_of_cards(
+        ctx: &Context<'_>,
+        listed: Listed<WorkOrderCard>,
+        node: Lookahead<'_>,
+    ) -> Result<Conn<WorkOrder>> {
+        let loaders = super::loaders_for(ctx)?;
+        let ids: Vec<_> = listed
+            .page
+            .rows
+            .iter()
+            .flat_map(|(_, c)| c.mechanics.iter().copied())
+            .collect();
+        let staff = loaders.loader().staff(&ids).await.map_err(AppError::from)?;
+        let Listed { page, count } = listed;
+        let mut assigned = HashMap::with_capacity(page.rows.len());
+        let rows = page
+            .rows
+            .into_iter()
+            .map(|(cursor, card)| {
+                let users = card
+                    .mechanics
+                    .iter()
+                    .filter_map(|id| staff.get(id).cloned());
+                assigned.insert(MechanicsOf(card.parties.row.id), users.collect());
+                (cursor, card.parties)
+            })
+            .collect();
+        loaders.feed_many(assigned).await;
+        let page = Page {
+            rows,
+            has_previous_page: page.has_previous_page,
+            has_next_page: page.has_next_page,
+        };
+        Self::with_parties(ctx, Listed { page, count }, node, true).await
     }
 
     /// A page of work orders read with their customers and vehicles: those go to the request's loaders, where
@@ -566,6 +615,15 @@ impl WorkOrder {
         ctx: &Context<'_>,
         listed: Listed<WorkOrderWithParties>,
         node: Lookahead<'_>,
+    ) -> Result<Conn<WorkOrder>> {
+        Self::with_parties(ctx, listed, node, false).await
+    }
+
+    async fn with_parties(
+        ctx: &Context<'_>,
+        listed: Listed<WorkOrderWithParties>,
+        node: Lookahead<'_>,
+        mechanics_known: bool,
     ) -> Result<Conn<WorkOrder>> {
         let mut customers = HashMap::new();
         let mut vehicles = HashMap::new();
@@ -584,19 +642,23 @@ impl WorkOrder {
         loaders.feed_many(customers).await;
         loaders.feed_many(vehicles).await;
         let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
-        Self::prime_except_parties(ctx, &rows, node, true).await?;
+        let known = Known {
+            parties: true,
+            mechanics: mechanics_known,
+        };
+        Self::prime_except(ctx, &rows, node, known).await?;
         Ok(conn)
     }
 
-    async fn prime_except_parties(
+    async fn prime_except(
         ctx: &Context<'_>,
         rows: &[&work_orders::Model],
         node: Lookahead<'_>,
-        parties_known: bool,
+        known: Known,
     ) -> Result<()> {
         let ids = || rows.iter().map(|r| r.id);
         let customers = async {
-            if !parties_known && node.field("customer").exists() {
+            if !known.parties && node.field("customer").exists() {
                 let keys = rows.iter().map(|r| {
                     ById::<(customers::Entity, via::WorkOrderCustomer)>::new(r.customer_id)
                 });
@@ -605,7 +667,7 @@ impl WorkOrder {
             Ok::<_, AppError>(())
         };
         let vehicles = async {
-            if !parties_known && node.field("vehicle").exists() {
+            if !known.parties && node.field("vehicle").exists() {
                 let keys = rows
                     .iter()
                     .map(|r| ById::<(vehicles::Entity, via::WorkOrderVehicle)>::new(r.vehicle_id));
@@ -629,7 +691,7 @@ impl WorkOrder {
             Ok(())
         };
         let mechanics = async {
-            if node.field("mechanics").exists() {
+            if !known.mechanics && node.field("mechanics").exists() {
                 prime(ctx, ids().map(MechanicsOf)).await?;
             }
             Ok(())

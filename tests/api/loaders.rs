@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{AUTH_STATEMENTS, TestApp};
+use crate::helpers::{AUTH_STATEMENTS, TestApp, is_postgres, within_a_moment};
 
 const EVERYTHING: &str = r#"
 query($first: Int!) {
@@ -269,6 +269,78 @@ async fn the_board_reads_each_orders_mechanics_with_their_names_in_one_statement
     assert!(assigned > 0, "some order on the board has mechanics");
     // The page with its customers, vehicles and count; the mechanics with their users.
     assert!(n <= 2, "{n} statements for the board");
+    // On PostgreSQL the mechanics' ids ride on the page, and their users come from what the replica remembers
+    // of the staff once it has read them (as soon as it hears the other replicas' changes through Redis).
+    let once = if is_postgres() { 1 } else { 2 };
+    let settled =
+        within_a_moment(async || statements_for(&app, board, json!({})).await.0 == once).await;
+    assert!(settled, "the board never came down to {once} statement(s)");
+}
+
+/// The names of the mechanic `id` wherever the board shows them.
+fn names_of(board: &serde_json::Value, id: &serde_json::Value) -> Vec<String> {
+    board["workOrders"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .flat_map(|e| e["node"]["mechanics"].as_array().expect("mechanics").iter())
+        .filter(|m| &m["id"] == id)
+        .map(|m| m["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_renamed_mechanic_shows_on_the_board_at_once_here_and_in_a_moment_on_other_replicas() {
+    let app = TestApp::spawn().await;
+    app.seed(6, 60).await;
+    // Replicas share PostgreSQL and Redis; the embedded backend is one process.
+    let other = match is_postgres() {
+        true => Some(app.spawn_beside().await),
+        false => None,
+    };
+    let board = include_str!("../../frontend-contract/work-order-board.graphql");
+    let first = app.ok(board, json!({})).await;
+    let mechanic = first["workOrders"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find_map(|e| e["node"]["mechanics"].get(0))
+        .expect("a card with a mechanic")["id"]
+        .clone();
+    // Both replicas have read the staff, and remember them.
+    for _ in 0..3 {
+        app.ok(board, json!({})).await;
+        if let Some(other) = &other {
+            other.ok(board, json!({})).await;
+        }
+    }
+    let version = app
+        .ok(
+            "query($id: ID!) { node(id: $id) { ... on User { version } } }",
+            json!({ "id": mechanic }),
+        )
+        .await["node"]["version"]
+        .clone();
+    let renamed = app
+        .ok(
+            "mutation($input: UpdateUserInput!) { updateUser(input: $input) { user { name } errors { code } } }",
+            json!({ "input": { "id": mechanic, "version": version, "name": "Renata Renamed" } }),
+        )
+        .await;
+    assert_eq!(renamed["updateUser"]["errors"], json!([]));
+    let here = names_of(&app.ok(board, json!({})).await, &mechanic);
+    assert!(
+        !here.is_empty() && here.iter().all(|n| n == "Renata Renamed"),
+        "{here:?}"
+    );
+    if let Some(other) = &other {
+        let seen = within_a_moment(async || {
+            let there = names_of(&other.ok(board, json!({})).await, &mechanic);
+            !there.is_empty() && there.iter().all(|n| n == "Renata Renamed")
+        })
+        .await;
+        assert!(seen, "the other replica still shows the old name");
+    }
 }
 
 #[tokio::test]
@@ -307,7 +379,7 @@ async fn the_boards_cards_show_each_orders_own_customer_and_vehicle() {
 #[tokio::test]
 async fn on_postgres_each_statement_is_planned_once_per_connection_not_on_every_execution() {
     let app = TestApp::spawn().await;
-    if !crate::helpers::is_postgres() {
+    if !is_postgres() {
         return; // SQLite has no plan cache to steer.
     }
     let mode: String = app
