@@ -250,12 +250,13 @@ async fn graphql(
             };
             let loaders = loaders::for_request(&s.app.db, s.app.limits.loader_delay, !writes);
             let access = s.app.policy.access(&caller).await;
+            let users_written = s.app.db.stats.users_written();
             let response = schema
                 .execute(req.data(caller).data(access).data(presented).data(loaders))
                 .await;
-            if writes {
-                // Whatever the mutation changed has committed: what this replica (and, through Redis, every
-                // other) remembers of the staff may be stale now.
+            if writes && s.app.db.stats.users_written() != users_written {
+                // The mutation wrote users (or ran beside one that did), and has committed: what this replica,
+                // and through Redis every other, remembers of the staff may be stale now.
                 s.app.db.staff.changed();
             }
             if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {

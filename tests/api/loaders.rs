@@ -277,6 +277,33 @@ async fn the_board_reads_each_orders_mechanics_with_their_names_in_one_statement
     assert!(settled, "the board never came down to {once} statement(s)");
 }
 
+#[tokio::test]
+async fn the_staff_stays_remembered_through_mutations_that_write_no_user() {
+    if !is_postgres() {
+        // Only PostgreSQL's board reads its mechanics from what the replica remembers.
+        return;
+    }
+    let app = TestApp::spawn().await;
+    app.seed(6, 60).await;
+    app.remember_session().await;
+    let board = include_str!("../../frontend-contract/work-order-board.graphql");
+    let settled =
+        within_a_moment(async || statements_for(&app, board, json!({})).await.0 == 1).await;
+    assert!(settled, "the board never came down to one statement");
+    let created = app
+        .ok(
+            "mutation { createCustomer(input: { name: \"Walk-in\" }) { errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(created["createCustomer"]["errors"], json!([]));
+    let (n, _) = statements_for(&app, board, json!({})).await;
+    assert_eq!(
+        n, 1,
+        "a mutation that wrote no user made the replica forget the staff"
+    );
+}
+
 /// The names of the mechanic `id` wherever the board shows them.
 fn names_of(board: &serde_json::Value, id: &serde_json::Value) -> Vec<String> {
     board["workOrders"]["edges"]
