@@ -46,17 +46,19 @@ impl DbLoader {
     /// does not, from one statement; soft-deleted users included (the caller decides).
     pub async fn staff(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, users::Model>, LoadError> {
         let epoch = self.staff.epoch();
+        // A board names a few mechanics many times over: each is looked up (and copied) once.
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
-            match self.staff.get(id) {
-                Some(u) => drop(found.insert(*id, u)),
-                None => missing.push(*id),
+            match self.staff.get(&id) {
+                Some(u) => drop(found.insert(id, u)),
+                None => missing.push(id),
             }
         }
         if !missing.is_empty() {
-            missing.sort_unstable();
-            missing.dedup();
             let read = batch::by_ids::<users::Entity>(&self.conn, &missing)
                 .await
                 .map_err(Arc::new)?;
