@@ -9,7 +9,7 @@ use entity::{customers, locations, users, work_order_mechanics};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, ModelTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Value,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
 };
 use uuid::Uuid;
 
@@ -185,51 +185,53 @@ pub async fn balances_due(conn: &Reads, ids: &[Uuid]) -> Result<HashMap<Uuid, i6
     Ok(rows.into_iter().collect())
 }
 
-/// A customer with what its card shows beside it, read in the same statement: its home branch and its balance.
+/// A customer with what its card and its list row show beside it, read by the same statement
+/// ([`with_home_and_balance`]).
 pub struct CustomerWith {
     pub customer: customers::Model,
-    /// Read when asked for; `None` also when the customer has no home branch.
+    /// `None` when the customer has no home branch.
     pub home: Option<locations::Model>,
-    /// Read when asked for.
-    pub due: Option<i64>,
+    /// What the customer owes on issued invoices, in minor units.
+    pub due: i64,
 }
 
-/// Customers by id, each with its home branch (left-joined) and its balance due (a subquery) when asked for:
-/// one statement where reading those after the customers would be two more.
-pub async fn customers_with(
-    conn: &Reads,
-    ids: &[Uuid],
-    home: bool,
-    due: bool,
-) -> Result<Vec<CustomerWith>, DbErr> {
-    use customers::{Column as C, Entity as Customers};
-    use entity::Positional as _;
-    let mut select = Customers::find().filter(among(conn, C::Id, ids));
-    let mut width = customers::Model::COLUMNS.len();
-    if home {
-        select = rows::left_join::<Customers, locations::Entity>(select, C::HomeLocationId)?;
-        width += locations::Model::COLUMNS.len();
-    }
-    if due {
-        select = select.expr_as(balance_due_of_customer(), "due");
-    }
-    let found = conn.query_all(&QueryTrait::into_query(select)).await?;
-    found
-        .iter()
-        .map(|row| {
-            Ok(CustomerWith {
-                customer: rows::read(row, 0)?,
-                home: match home {
-                    true => rows::read_joined(row, customers::Model::COLUMNS.len())?,
-                    false => None,
-                },
-                due: match due {
-                    true => Some(row.try_get_by_index(width)?),
-                    false => None,
-                },
-            })
+impl sea_orm::FromQueryResult for CustomerWith {
+    fn from_query_result(res: &sea_orm::QueryResult, _pre: &str) -> Result<Self, DbErr> {
+        use entity::Positional as _;
+        let at = customers::Model::COLUMNS.len();
+        Ok(Self {
+            customer: rows::read(res, 0)?,
+            home: rows::read_joined(res, at)?,
+            due: res.try_get_by_index(at + locations::Model::COLUMNS.len())?,
         })
-        .collect()
+    }
+}
+
+impl super::keyset::PageRow<customers::Entity> for CustomerWith {
+    fn record(&self) -> &customers::Model {
+        &self.customer
+    }
+}
+
+/// `select` with each customer's home branch (left-joined) and balance due (a subquery) read beside it: one
+/// statement where reading those after the customers would be two more.
+pub fn with_home_and_balance(
+    select: Select<customers::Entity>,
+) -> Result<Select<customers::Entity>, DbErr> {
+    use customers::{Column as C, Entity as Customers};
+    Ok(
+        rows::left_join::<Customers, locations::Entity>(select, C::HomeLocationId)?
+            .expr_as(balance_due_of_customer(), "due"),
+    )
+}
+
+/// Customers by id, with their home branch and balance ([`with_home_and_balance`]).
+pub async fn customers_with(conn: &Reads, ids: &[Uuid]) -> Result<Vec<CustomerWith>, DbErr> {
+    use customers::{Column as C, Entity as Customers};
+    with_home_and_balance(Customers::find().filter(among(conn, C::Id, ids)))?
+        .into_model::<CustomerWith>()
+        .all(conn)
+        .await
 }
 
 /// The users assigned to each work order, in the order they were assigned: the assignments joined to their

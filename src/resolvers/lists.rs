@@ -8,6 +8,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
 use crate::config::Backend;
+use crate::db::batch;
 use crate::db::keyset::{PageArgs, PageRow, SortKey};
 use crate::db::queries::{self, SortBy};
 use crate::db::rows::ByPosition;
@@ -194,19 +195,20 @@ impl ListQuery {
             CustomerSort::CreatedAtDesc => (SortBy::CreatedAt, true),
             CustomerSort::UpdatedAtDesc => (SortBy::UpdatedAt, true),
         };
-        let conn = listed(
-            ctx,
-            queries::customers(&f).filter(queries::customers_within(&within(
-                access(ctx),
-                Perm::CustomerRead,
-            ))),
-            &queries::customer_sort(by, desc),
-            page(first, after, last, before),
-            Customer,
-        )
-        .await?;
+        let select = queries::customers(&f).filter(queries::customers_within(&within(
+            access(ctx),
+            Perm::CustomerRead,
+        )));
+        let sort = queries::customer_sort(by, desc);
+        let args = page(first, after, last, before);
+        let node = ctx.look_ahead().field("edges").field("node");
+        if Customer::shows_home_or_balance(&node) {
+            let l = page_of(ctx, select, batch::with_home_and_balance, &sort, &args).await?;
+            return Customer::connection_with_home_and_balance(ctx, l, node).await;
+        }
+        let conn = listed(ctx, select, &sort, args, Customer).await?;
         let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
-        Customer::prime_list(ctx, &rows, ctx.look_ahead().field("edges").field("node")).await?;
+        Customer::prime_list(ctx, &rows, node).await?;
         Ok(conn)
     }
 

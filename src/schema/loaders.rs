@@ -29,15 +29,13 @@ pub struct DbLoader {
 pub type Loaders = DataLoader<DbLoader, HashMapCache>;
 
 impl DbLoader {
-    /// Customers by id with their home branch and balance beside them when asked for
-    /// ([`batch::customers_with`]); the caller feeds them to the request's loaders.
+    /// Customers by id with their home branch and balance beside them ([`batch::customers_with`]); the caller
+    /// feeds them to the request's loaders.
     pub async fn customers_with(
         &self,
         ids: &[Uuid],
-        home: bool,
-        due: bool,
     ) -> Result<Vec<batch::CustomerWith>, LoadError> {
-        batch::customers_with(&self.conn, ids, home, due)
+        batch::customers_with(&self.conn, ids)
             .await
             .map_err(Arc::new)
     }

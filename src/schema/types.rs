@@ -10,6 +10,7 @@ use entity::{
 use super::loaders::*;
 use super::{children, corrupt, ids, load, newest, prime};
 use crate::auth::catalog::Perm;
+use crate::db::batch::CustomerWith;
 use crate::db::keyset::Page;
 use crate::db::queries::{WorkOrderCard, WorkOrderWithParties};
 use crate::domain::{
@@ -239,37 +240,38 @@ async fn prime_newest<R: HasMany>(
 
 impl Customer {
     /// Reads customers by id for `node`/`nodes` into the request's loaders, with their home branch and balance in
-    /// the same statement when the client selected them, and primes the rest of what it selected.
+    /// the same statement when the client selected either, and primes the rest of what it selected.
     pub async fn prime_by_ids(
         ctx: &Context<'_>,
         ids: &[uuid::Uuid],
         node: Lookahead<'_>,
     ) -> Result<()> {
-        let home = node.field("homeLocation").exists();
-        let due = node.field("balanceDue").exists();
+        if !Self::shows_home_or_balance(&node) {
+            let found = prime(
+                ctx,
+                ids.iter()
+                    .map(|k| ById::<(customers::Entity, via::Node)>::new(*k)),
+            )
+            .await?;
+            let live: Vec<_> = found.values().filter(|m| m.deleted_at.is_none()).collect();
+            return Self::prime_list(ctx, &live, node).await;
+        }
         let loaders = super::loaders_for(ctx)?;
         let found = loaders
             .loader()
-            .customers_with(ids, home, due)
+            .customers_with(ids)
             .await
             .map_err(AppError::from)?;
-        let mut homes = HashMap::new();
-        let mut balances = HashMap::new();
         let mut customers = Vec::with_capacity(found.len());
-        for r in found {
-            if let Some(l) = r.home {
-                homes.insert(
-                    ById::<(locations::Entity, via::CustomerHomeLocation)>::new(l.id),
-                    l,
-                );
-            }
-            if let Some(d) = r.due {
-                balances.insert(BalanceDue(r.customer.id), d);
-            }
-            customers.push(r.customer);
-        }
-        loaders.feed_many(homes).await;
-        loaders.feed_many(balances).await;
+        let beside = found
+            .into_iter()
+            .map(|r| {
+                let id = r.customer.id;
+                customers.push(r.customer);
+                (id, r.home, r.due)
+            })
+            .collect();
+        Self::feed_beside(ctx, beside).await?;
         let live: Vec<_> = customers
             .iter()
             .filter(|m| m.deleted_at.is_none())
@@ -282,6 +284,51 @@ impl Customer {
                     .map(|m| (ById::<(customers::Entity, via::Node)>::new(m.id), m)),
             )
             .await;
+        Ok(())
+    }
+
+    /// A page of customers read with their home branch and balance ([`CustomerWith`]): those go to the request's
+    /// loaders, and the rest of what the rows ask for is primed.
+    pub async fn connection_with_home_and_balance(
+        ctx: &Context<'_>,
+        listed: Listed<CustomerWith>,
+        node: Lookahead<'_>,
+    ) -> Result<Conn<Customer>> {
+        let mut beside = Vec::new();
+        let conn = connection(listed, |r: CustomerWith| {
+            beside.push((r.customer.id, r.home, r.due));
+            Customer(r.customer)
+        });
+        Self::feed_beside(ctx, beside).await?;
+        let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
+        Self::prime_relations(ctx, &rows, node, false).await?;
+        Ok(conn)
+    }
+
+    /// Whether the client selected what [`CustomerWith`] reads beside a customer.
+    pub fn shows_home_or_balance(node: &Lookahead<'_>) -> bool {
+        node.field("homeLocation").exists() || node.field("balanceDue").exists()
+    }
+
+    /// Gives the request's loaders the home branches and balances read beside the customers (by customer id).
+    async fn feed_beside(
+        ctx: &Context<'_>,
+        beside: Vec<(uuid::Uuid, Option<locations::Model>, i64)>,
+    ) -> Result<()> {
+        let mut homes = HashMap::new();
+        let mut balances = HashMap::with_capacity(beside.len());
+        for (customer, home, due) in beside {
+            if let Some(l) = home {
+                homes.insert(
+                    ById::<(locations::Entity, via::CustomerHomeLocation)>::new(l.id),
+                    l,
+                );
+            }
+            balances.insert(BalanceDue(customer), due);
+        }
+        let loaders = super::loaders_for(ctx)?;
+        loaders.feed_many(homes).await;
+        loaders.feed_many(balances).await;
         Ok(())
     }
 

@@ -223,6 +223,19 @@ async fn customers_found_by_id_show_the_home_branch_and_balance_their_list_rows_
         assert_eq!(c["balanceDue"], json!(shown), "balance of {id}");
     }
     assert!(rows.iter().any(|c| c["balanceDue"] != json!("0.00")));
+
+    // The list reads them in its page's statement too, with its count.
+    app.remember_session().await;
+    let (n, _) = statements_for(
+        &app,
+        &format!("{{ customers(first: 50) {{ totalCount edges {{ node {{ {fields} }} }} }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        n, 1,
+        "statements for a page of customers with their branches and balances"
+    );
 }
 
 #[tokio::test]
