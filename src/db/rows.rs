@@ -104,26 +104,22 @@ where
     fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
         let (a, b) = (M::COLUMNS.len(), M::COLUMNS.len() + A::COLUMNS.len());
         Ok(WithTwo {
-            row: required(res, 0)?,
-            first: required(res, a)?,
-            second: required(res, b)?,
+            row: read(res, 0)?,
+            first: read(res, a)?,
+            second: read(res, b)?,
         })
     }
 }
 
-fn required<M: Positional>(res: &QueryResult, at: usize) -> Result<M, DbErr> {
-    read_at(res, at).unwrap_or_else(|| Err(DbErr::Type("not a SQLx row".to_owned())))
-}
-
 /// `M` from the columns of `res` that start at `at`.
 pub fn read<M: Positional>(res: &QueryResult, at: usize) -> Result<M, DbErr> {
-    required(res, at)
+    read_at(res, at).unwrap_or_else(|| Err(DbErr::Type("not a SQLx row".to_owned())))
 }
 
 /// `M` from columns a left join ([`left_join`]) put at `at`; `None` where it found no row (the id is NULL).
 pub fn read_joined<M: Positional>(res: &QueryResult, at: usize) -> Result<Option<M>, DbErr> {
     let id: Option<uuid::Uuid> = res.try_get_by_index(at)?;
-    id.map(|_| required(res, at)).transpose()
+    id.map(|_| read(res, at)).transpose()
 }
 
 impl<E, A, B> PageRow<E> for WithTwo<E::Model, A, B>
@@ -150,10 +146,11 @@ where
     A: EntityTrait,
     B: EntityTrait,
 {
-    let select = with_columns::<A, E>(select.join(JoinType::InnerJoin, parent::<E, A>(to_a)?));
-    Ok(with_columns::<B, E>(
-        select.join(JoinType::InnerJoin, parent::<E, B>(to_b)?),
-    ))
+    joined::<E, B>(
+        joined::<E, A>(select, JoinType::InnerJoin, to_a)?,
+        JoinType::InnerJoin,
+        to_b,
+    )
 }
 
 /// `select` with the row of `A` that its nullable foreign key `to_a` names, left-joined and its columns appended
@@ -162,9 +159,16 @@ pub fn left_join<E: EntityTrait, A: EntityTrait>(
     select: Select<E>,
     to_a: E::Column,
 ) -> Result<Select<E>, DbErr> {
-    Ok(with_columns::<A, E>(
-        select.join(JoinType::LeftJoin, parent::<E, A>(to_a)?),
-    ))
+    joined::<E, A>(select, JoinType::LeftJoin, to_a)
+}
+
+/// `select` joined (`how`) to the row of `A` that `key` names, with `A`'s columns appended in model order.
+fn joined<E: EntityTrait, A: EntityTrait>(
+    select: Select<E>,
+    how: JoinType,
+    key: E::Column,
+) -> Result<Select<E>, DbErr> {
+    Ok(with_columns::<A, E>(select.join(how, parent::<E, A>(key)?)))
 }
 
 fn parent<E: EntityTrait, F: EntityTrait>(key: E::Column) -> Result<RelationDef, DbErr> {
