@@ -24,7 +24,7 @@ use crate::auth::policy::{self as access_policy, Policy};
 use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
-use crate::error::coded;
+use crate::error::{UNAVAILABLE, coded};
 use crate::ratelimit::RateLimiter;
 use crate::schema::documents::DocumentCache;
 use crate::schema::{self, AppSchema, limits, loaders};
@@ -53,6 +53,8 @@ struct HttpState {
 pub struct App {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` on a listener of its own, when configured.
+    metrics: Option<(TcpListener, Router)>,
     state: AppState,
 }
 
@@ -78,8 +80,7 @@ impl App {
         // Policy changes and board events reach the other replicas through Redis; alone, there is nobody to tell.
         let redis = match &settings.redis {
             Some(r) => {
-                let client = redis::Client::open(r.url.expose().as_str())?;
-                let conn = client.get_connection_manager().await?;
+                let (client, conn) = crate::redis_conn::connect(r.url.expose()).await?;
                 Some((client, conn, r.prefix.clone()))
             }
             None => None,
@@ -111,6 +112,14 @@ impl App {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
+        let metrics_listener = match settings.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding AUTOSHOP_METRICS_LISTEN {addr}"))?,
+            ),
+            None => None,
+        };
         let state = AppState {
             db,
             auth,
@@ -120,11 +129,23 @@ impl App {
             settings: Arc::new(settings),
         };
         let router = router(state.clone());
+        let metrics = metrics_listener.map(|l| {
+            let open = Router::new()
+                .route("/metrics", get(metrics))
+                .with_state(state.db.clone());
+            (l, open)
+        });
         Ok(Self {
             listener,
             router,
+            metrics,
             state,
         })
+    }
+
+    /// Where `/metrics` is served openly, if on a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -146,6 +167,13 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some((listener, router)) = self.metrics {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         axum::serve(
             self.listener,
             self.router
@@ -166,11 +194,15 @@ fn router(app: AppState) -> Router {
         app.limits.rate_per_minute,
         app.limits.rate_burst,
     ));
+    let documents = Arc::new(DocumentCache::bounded(
+        app.limits.max_query_bytes,
+        app.limits.max_query_tokens,
+    ));
     let state = Arc::new(HttpState {
         app,
         schema,
         validated,
-        documents: Arc::default(),
+        documents,
         limiter,
     });
 
@@ -180,13 +212,17 @@ fn router(app: AppState) -> Router {
     }
     // Subscriptions only: queries and mutations go through POST /graphql and its checks.
     let ws = get(graphql_ws).layer(middleware::from_fn_with_state(state.clone(), rate_limit));
-    Router::new()
+    let mut routes = Router::new()
         .route("/graphql", graphql)
         .route("/graphql/ws", ws)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/jwks.json", get(jwks));
+    // On the public listener only behind its bearer token; otherwise not at all (see AUTOSHOP_METRICS_LISTEN).
+    if state.app.settings.metrics.token.is_some() {
+        routes = routes.route("/metrics", get(metrics_with_token));
+    }
+    routes
         .with_state(state)
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(max_body))
@@ -204,7 +240,7 @@ async fn graphql(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     req: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let started = Instant::now();
     let mut req = req.into_inner();
     let inspected = s.documents.parse(&req.query).and_then(|parsed| {
@@ -235,15 +271,24 @@ async fn graphql(
             let (caller, rejected) =
                 auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
             if !public && !caller.is_authenticated() {
-                let message = match rejected {
-                    Some(Rejected::Token) => "the access token is invalid or has expired",
-                    Some(Rejected::ApiKey) => "the API key is invalid, revoked or expired",
-                    None => "sign in first",
+                let (message, code) = match rejected {
+                    Some(Rejected::Token) => (
+                        "the access token is invalid or has expired",
+                        "unauthenticated",
+                    ),
+                    Some(Rejected::ApiKey) => (
+                        "the API key is invalid, revoked or expired",
+                        "unauthenticated",
+                    ),
+                    Some(Rejected::Unavailable) => (
+                        "the service is temporarily unavailable; retry shortly",
+                        UNAVAILABLE,
+                    ),
+                    None => ("sign in first", "unauthenticated"),
                 };
-                let response =
-                    async_graphql::Response::from_errors(vec![coded(message, "unauthenticated")]);
+                let response = async_graphql::Response::from_errors(vec![coded(message, code)]);
                 limits::record(operation.as_deref(), false, started.elapsed());
-                return response.into();
+                return http_response(response, &s.app.db);
             }
             let presented = crate::resolvers::auth::PresentedCookies {
                 refresh: auth::cookies::get(&headers, auth::cookies::REFRESH),
@@ -270,7 +315,32 @@ async fn graphql(
         response.errors.is_empty(),
         started.elapsed(),
     );
-    response.into()
+    http_response(response, &s.app.db)
+}
+
+/// How long clients are told to wait before retrying during an outage.
+const RETRY_AFTER_OUTAGE_SECS: &str = "2";
+
+/// The HTTP answer to a GraphQL response: 503 with `Retry-After` when something the request needed was
+/// unreachable (the body still says which fields failed), 200 otherwise. An outage also has the pool drop the
+/// connections it can no longer trust.
+fn http_response(response: async_graphql::Response, db: &Db) -> Response {
+    let outage = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(UNAVAILABLE))
+    });
+    let mut http = GraphQLResponse::from(response).into_response();
+    if outage {
+        db.suspect();
+        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        http.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(RETRY_AFTER_OUTAGE_SECS),
+        );
+    }
+    http
 }
 
 /// Runs subscriptions only, within the request limits; a query or mutation sent over the WebSocket is refused,
@@ -499,20 +569,50 @@ async fn graphiql() -> Html<String> {
     )
 }
 
+/// Ready when the database answers within a second: a load balancer's probe must not hang on an outage.
 async fn readyz(State(s): State<Arc<HttpState>>) -> impl IntoResponse {
-    if s.app.db.ping().await {
+    let answered = tokio::time::timeout(Duration::from_secs(1), s.app.db.ping()).await;
+    if answered == Ok(true) {
         (StatusCode::OK, "ready")
     } else {
+        s.app.db.suspect();
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
     }
 }
 
-async fn metrics(State(s): State<Arc<HttpState>>) -> impl IntoResponse {
+async fn metrics(State(db): State<Db>) -> Response {
     let mut body = crate::telemetry::metrics().render();
     // Per-app statement count: handy when several apps share a process, as the tests do.
     body.push_str(&format!(
         "# TYPE autoshop_app_db_statements gauge\nautoshop_app_db_statements {}\n",
-        s.app.db.stats.statements()
+        db.stats.statements()
     ));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// `/metrics` on the public listener, for the scraper that presents the configured bearer token.
+async fn metrics_with_token(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = s
+        .app
+        .settings
+        .metrics
+        .token
+        .as_ref()
+        .map(|t| t.expose().as_bytes());
+    match expected {
+        Some(t) if auth::crypto::constant_time_eq(presented.as_bytes(), t) => {
+            metrics(State(s.app.db.clone())).await
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need their bearer token",
+        )
+            .into_response(),
+    }
 }

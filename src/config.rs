@@ -78,6 +78,9 @@ pub struct GraphqlLimits {
     /// Requests per minute one client address may send on average, and how many at once.
     pub rate_per_minute: u32,
     pub rate_burst: u32,
+    /// A query document's largest size and token count, checked before it is parsed.
+    pub max_query_bytes: usize,
+    pub max_query_tokens: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +96,16 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Redis, shared by every replica; without it the embedded in-process stores serve.
     pub redis: Option<RedisSettings>,
+    pub metrics: MetricsSettings,
+}
+
+/// Where Prometheus scrapes `/metrics`: never openly on the public listener.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own (an internal address), open to whoever reaches it.
+    pub listen: Option<SocketAddr>,
+    /// On the main listener, for `Authorization: Bearer <token>` only.
+    pub token: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +130,9 @@ pub struct AuthSettings {
     pub refresh_ttl: std::time::Duration,
     pub session_ttl: std::time::Duration,
     pub throttle: crate::auth::throttle::Policy,
+    /// How long a just-replaced refresh token is answered with an error without revoking its session: two
+    /// tabs refreshing at once are not a theft (RFC 9700 allows this).
+    pub refresh_reuse_grace: std::time::Duration,
     pub hash_concurrency: usize,
     /// Exact origins the browser may call from with credentials (CORS).
     pub cors_origins: Vec<String>,
@@ -226,6 +242,26 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "AUTOSHOP_SESSION_TTL_HOURS",
         "longest a session lasts however often it refreshes (default 720)",
+    ),
+    (
+        "AUTOSHOP_REFRESH_REUSE_GRACE_MS",
+        "how long a just-replaced refresh token gets an error without revoking its session (default 10000; 0: never)",
+    ),
+    (
+        "AUTOSHOP_METRICS_LISTEN",
+        "address of a separate listener serving /metrics (default: none)",
+    ),
+    (
+        "AUTOSHOP_METRICS_TOKEN",
+        "bearer token that opens /metrics on the main listener (default: none, /metrics is not served there)",
+    ),
+    (
+        "AUTOSHOP_MAX_QUERY_BYTES",
+        "largest GraphQL document, checked before parsing (default 16384)",
+    ),
+    (
+        "AUTOSHOP_MAX_QUERY_TOKENS",
+        "most tokens in a GraphQL document, counted before parsing (default 2000)",
     ),
     (
         "AUTOSHOP_AUTH_MAX_FAILURES",
@@ -378,6 +414,16 @@ impl Settings {
                     "a number up to 4294967295",
                 )
             })?,
+            max_query_bytes: positive(
+                get("AUTOSHOP_MAX_QUERY_BYTES"),
+                "AUTOSHOP_MAX_QUERY_BYTES",
+                16 * 1024,
+            )?,
+            max_query_tokens: positive(
+                get("AUTOSHOP_MAX_QUERY_TOKENS"),
+                "AUTOSHOP_MAX_QUERY_TOKENS",
+                2000,
+            )?,
         };
         let trusted_proxies = get("AUTOSHOP_TRUSTED_PROXIES")
             .map(|v| {
@@ -404,6 +450,20 @@ impl Settings {
             }
             Some(_) => return Err(bad("REDIS_URL", "that", "a redis:// or rediss:// URL")),
         };
+        let metrics = MetricsSettings {
+            listen: get("AUTOSHOP_METRICS_LISTEN")
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        bad(
+                            "AUTOSHOP_METRICS_LISTEN",
+                            v,
+                            "an address like 127.0.0.1:9100",
+                        )
+                    })
+                })
+                .transpose()?,
+            token: get("AUTOSHOP_METRICS_TOKEN").map(|t| Secret::new(t.to_owned())),
+        };
         Ok(Self {
             environment,
             listen,
@@ -414,6 +474,7 @@ impl Settings {
             trusted_proxies,
             auth,
             redis,
+            metrics,
         })
     }
 
@@ -474,6 +535,12 @@ fn auth_settings<'a>(
             cap: Duration::from_secs(15 * 60),
             window: Duration::from_secs(15 * 60),
         },
+        refresh_reuse_grace: Duration::from_millis(parse(
+            get("AUTOSHOP_REFRESH_REUSE_GRACE_MS"),
+            "AUTOSHOP_REFRESH_REUSE_GRACE_MS",
+            Some(10_000),
+            "a number of milliseconds",
+        )?),
         hash_concurrency: positive(
             get("AUTOSHOP_PASSWORD_HASH_CONCURRENCY"),
             "AUTOSHOP_PASSWORD_HASH_CONCURRENCY",

@@ -28,6 +28,10 @@ pub enum AppError {
     /// Too many failed sign-in attempts for this account or address: wait, then try again.
     #[error("too many failed attempts; try again in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The database (or another service the request needs) is unreachable for now: retry shortly. Never
+    /// reported as `unauthenticated` or `not_found`, which would make clients sign out or forget records.
+    #[error("the service is temporarily unavailable; retry shortly")]
+    Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -66,6 +70,7 @@ impl AppError {
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::Unavailable(_) => UNAVAILABLE,
             Self::Internal(_) => "internal",
         }
     }
@@ -89,6 +94,47 @@ impl AppError {
             Self::NotFound => vec!["id".to_owned()],
             _ => Vec::new(),
         }
+    }
+}
+
+/// The code of infrastructure failures: the HTTP layer answers 503 with `Retry-After` when a response has one.
+pub const UNAVAILABLE: &str = "unavailable";
+
+/// A referenced record that is missing (or out of the caller's reach) becomes `not_found` on the input field
+/// that named it; any other failure, an outage say, stays what it is.
+pub fn not_found_at(
+    field: &'static str,
+    message: &'static str,
+) -> impl FnOnce(AppError) -> AppError {
+    move |e| match e {
+        AppError::NotFound => AppError::invalid(field, "not_found", message),
+        other => other,
+    }
+}
+
+/// Whether a database error means the database cannot be reached (down, restarting, the network or the pool
+/// exhausted), rather than a fault in the statement or the data.
+pub fn is_outage(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = |r: &RuntimeErr| match r {
+        RuntimeErr::SqlxError(e) => {
+            matches!(
+                **e,
+                Sqlx::Io(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::WorkerCrashed
+                    | Sqlx::Tls(_)
+            ) || matches!(&**e, Sqlx::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+        }
+        _ => false,
+    };
+    match e {
+        // Opening a connection failed, however the server (or a proxy in front of it) refused.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(r) | DbErr::Query(r) => sqlx(r),
+        _ => false,
     }
 }
 
@@ -153,6 +199,7 @@ impl From<DbErr> for AppError {
                 "reference_not_found",
                 "a record this one refers to does not exist",
             ),
+            _ if is_outage(&e) => AppError::Unavailable(e.into()),
             _ => AppError::Internal(e.into()),
         }
     }
@@ -160,9 +207,15 @@ impl From<DbErr> for AppError {
 
 impl From<AppError> for async_graphql::Error {
     fn from(e: AppError) -> Self {
-        if let AppError::Internal(cause) = &e {
+        match &e {
             // Logged here, once, with the whole chain; the client only learns that it failed.
-            tracing::error!(error = format!("{cause:#}"), "internal error");
+            AppError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "unavailable");
+            }
+            _ => {}
         }
         let code = e.code();
         let field = match e {

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod ratelimit;
+pub mod redis_conn;
 pub mod resolvers;
 pub mod schema;
 pub mod seed;

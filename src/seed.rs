@@ -266,6 +266,7 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
             password_changed_at: None,
             deleted_at: None,
             version: 1,
+            pending_email: None,
         })
         .collect();
     insert_chunks(

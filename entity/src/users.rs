@@ -22,6 +22,8 @@ crate::model! {
         pub password_changed_at: Option<DateTimeUtc>,
         pub deleted_at: Option<DateTimeUtc>,
         pub version: i32,
+        /// A new address waiting for its owner to confirm it; sign-in and resets use `email` until then.
+        pub pending_email: Option<String>,
     }
 }
 

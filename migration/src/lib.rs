@@ -7,6 +7,7 @@ mod m20261122_000001_core;
 mod m20261122_000002_identity;
 mod m20261122_000003_roles;
 mod m20261122_000004_history_index;
+mod m20261204_000005_pending_email;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_identity::Migration),
             Box::new(m20261122_000003_roles::Migration),
             Box::new(m20261122_000004_history_index::Migration),
+            Box::new(m20261204_000005_pending_email::Migration),
         ]
     }
 }

@@ -79,11 +79,7 @@ impl Auth {
         };
         let throttle = match &settings.redis {
             Some(r) => {
-                let client = redis::Client::open(r.url.expose().as_str())?;
-                let conn = client
-                    .get_connection_manager()
-                    .await
-                    .context("connecting to Redis")?;
+                let (_, conn) = crate::redis_conn::connect(r.url.expose()).await?;
                 throttle::Throttle::redis(conn, r.prefix.clone(), a.throttle)
             }
             None => throttle::Throttle::in_memory(a.throttle),
@@ -104,6 +100,9 @@ impl Auth {
 pub enum Rejected {
     Token,
     ApiKey,
+    /// The credentials could not be checked: the database is unreachable. Not the caller's fault, so never
+    /// reported as `unauthenticated` (which would sign the SPA out).
+    Unavailable,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -141,11 +140,15 @@ pub async fn authenticate(
     };
     if !from_cookie && token.starts_with(API_KEY_PREFIX) {
         return match api_key(db, &token).await {
-            Some(key) => {
+            Ok(Some(key)) => {
                 caller.api_key = Some(key);
                 (caller, None)
             }
-            None => (caller, Some(Rejected::ApiKey)),
+            Ok(None) => (caller, Some(Rejected::ApiKey)),
+            Err(e) => {
+                tracing::warn!(error = %e, "checking an API key");
+                (caller, Some(Rejected::Unavailable))
+            }
         };
     }
     let Ok(claims) = auth.keys.verify_access(&token) else {
@@ -159,8 +162,8 @@ pub async fn authenticate(
         }
         Ok(false) => (caller, Some(Rejected::Token)),
         Err(e) => {
-            tracing::error!(error = %e, "checking a session");
-            (caller, Some(Rejected::Token))
+            tracing::warn!(error = %e, "checking a session");
+            (caller, Some(Rejected::Unavailable))
         }
     }
 }
@@ -225,16 +228,18 @@ async fn session_is_live(
 
 /// Finds a live API key by its hash and notes its use (at most once a minute, so busy integrations do not
 /// turn every read into a write).
-async fn api_key(db: &Db, presented: &str) -> Option<ApiKeyCaller> {
+async fn api_key(db: &Db, presented: &str) -> Result<Option<ApiKeyCaller>, sea_orm::DbErr> {
     let now = Utc::now();
-    let key = api_keys::Entity::find()
+    let Some(key) = api_keys::Entity::find()
         .filter(api_keys::Column::KeyHash.eq(crypto::sha256_hex(presented.as_bytes())))
         .filter(api_keys::Column::RevokedAt.is_null())
         .one(&db.conn)
-        .await
-        .ok()??;
+        .await?
+    else {
+        return Ok(None);
+    };
     if key.expires_at.is_some_and(|at| at <= now) {
-        return None;
+        return Ok(None);
     }
     let stale = key
         .last_used_at
@@ -249,8 +254,8 @@ async fn api_key(db: &Db, presented: &str) -> Option<ApiKeyCaller> {
             tracing::warn!(error = %e, "recording an API key's use");
         }
     }
-    Some(ApiKeyCaller {
+    Ok(Some(ApiKeyCaller {
         id: key.id,
         role: key.role,
-    })
+    }))
 }

@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
-use super::catalog::Perm;
+use super::catalog::{OWNER, Perm};
 use crate::services::Caller;
 
 /// RBAC with domains: a user holds a role in a location (its id) or everywhere (`*`); roles hold permissions
@@ -282,6 +282,21 @@ impl Access {
     pub fn permissions(&self) -> impl Iterator<Item = (Perm, &Scope)> {
         self.grants.iter().map(|(p, s)| (*p, s))
     }
+
+    /// Holds the owner role for every location (a branch-level owner is not the shop's owner).
+    pub fn is_owner(&self) -> bool {
+        self.holdings
+            .iter()
+            .any(|h| h.role == OWNER && h.domain == EVERYWHERE)
+    }
+
+    /// Whether this caller may do everything `other` may, wherever `other` may do it.
+    pub fn covers(&self, other: &Access) -> bool {
+        other.permissions().all(|(p, scope)| match scope {
+            Scope::Everywhere => self.everywhere(p),
+            Scope::Locations(set) => set.iter().all(|l| self.can_at(p, Some(*l))),
+        })
+    }
 }
 
 /// The enforcer, shared by the requests of one process.
@@ -431,6 +446,12 @@ impl Policy {
             grants,
             holdings,
         }
+    }
+
+    /// What a user may do under the current rules, worked out afresh (for checks on another account).
+    pub async fn access_of_user(&self, user: Uuid) -> Access {
+        let holdings = self.holdings(&user.to_string()).await;
+        self.access_for_holdings(Some(user), holdings).await
     }
 
     /// What the caller may do: a user through the roles they hold, an API key through its role everywhere.

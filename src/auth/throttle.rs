@@ -28,11 +28,13 @@ impl Policy {
     }
 }
 
-/// Whose attempts are counted.
+/// Whose attempts are counted: an account's are forgotten when its owner gets in; an address's are not, but
+/// a successful attempt is handed back to it.
 #[derive(Debug, Clone)]
 pub struct Subject {
     key: String,
     threshold: u32,
+    account: bool,
 }
 
 #[derive(Debug)]
@@ -42,24 +44,29 @@ struct Entry {
     locked_until: Option<Instant>,
 }
 
-enum Store {
-    Memory(Mutex<HashMap<String, Entry>>),
-    Redis {
-        conn: ConnectionManager,
-        prefix: String,
-    },
+/// An attempt reserved against its subjects' budgets before the secret is checked, so that any number of
+/// concurrent guesses are counted before any is verified. It stands as a failure unless declared a success.
+#[derive(Debug)]
+#[must_use = "an attempt counts as a failure unless declared a success"]
+pub struct Attempt {
+    subjects: Vec<Subject>,
 }
 
+type Memory = Mutex<HashMap<String, Entry>>;
+
 pub struct Throttle {
-    store: Store,
+    /// Always there: the store while there is no Redis, and the fallback while Redis does not answer.
+    memory: Memory,
+    redis: Option<(ConnectionManager, String)>,
     policy: Policy,
 }
 
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.store {
-            Store::Memory(_) => "memory",
-            Store::Redis { .. } => "redis",
+        let kind = if self.redis.is_some() {
+            "redis"
+        } else {
+            "memory"
         };
         f.debug_struct("Throttle")
             .field("store", &kind)
@@ -68,32 +75,58 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-/// Counts failures and sets the lock in one step, so replicas racing on one key agree.
-const FAIL_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-if n >= tonumber(ARGV[2]) then
-  local ms = math.min(tonumber(ARGV[3]) * (2 ^ math.min(n - tonumber(ARGV[2]), 20)), tonumber(ARGV[4]))
-  redis.call('SET', KEYS[2], '1', 'PX', math.floor(ms))
+/// Refuses while any subject is locked; otherwise counts the attempt against every subject and locks those
+/// that reach their threshold, all in one step, so replicas and concurrent requests agree.
+/// KEYS: (failures, lock) per subject; ARGV: window, base, cap, then each subject's threshold.
+const RESERVE_SCRIPT: &str = r"
+local n = #KEYS / 2
+local wait = 0
+for i = 1, n do
+  local t = redis.call('PTTL', KEYS[2 * i])
+  if t > wait then wait = t end
 end
-return n
+if wait > 0 then return wait end
+for i = 1, n do
+  local c = redis.call('INCR', KEYS[2 * i - 1])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1])
+  local th = tonumber(ARGV[3 + i])
+  if c >= th then
+    local ms = math.min(tonumber(ARGV[2]) * (2 ^ math.min(c - th, 20)), tonumber(ARGV[3]))
+    redis.call('SET', KEYS[2 * i], '1', 'PX', math.floor(ms))
+  end
+end
+return 0
+";
+
+/// Hands a successful attempt back to an address: one failure fewer, and no lock while under the threshold.
+const REFUND_SCRIPT: &str = r"
+local c = redis.call('DECR', KEYS[1])
+if c <= 0 then redis.call('DEL', KEYS[1]) end
+if c < tonumber(ARGV[1]) then redis.call('DEL', KEYS[2]) end
+return c
 ";
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+fn memory(m: &Memory) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Throttle {
     pub fn in_memory(policy: Policy) -> Self {
         Self {
-            store: Store::Memory(Mutex::default()),
+            memory: Mutex::default(),
+            redis: None,
             policy,
         }
     }
 
     pub fn redis(conn: ConnectionManager, prefix: String, policy: Policy) -> Self {
         Self {
-            store: Store::Redis { conn, prefix },
+            memory: Mutex::default(),
+            redis: Some((conn, prefix)),
             policy,
         }
     }
@@ -102,6 +135,7 @@ impl Throttle {
         Subject {
             key: format!("{what}:acct:{}", email.trim().to_lowercase()),
             threshold: self.policy.max_failures,
+            account: true,
         }
     }
 
@@ -109,108 +143,115 @@ impl Throttle {
         Subject {
             key: format!("{what}:ip:{}", ip.unwrap_or("-")),
             threshold: self.policy.max_failures.saturating_mul(4),
+            account: false,
         }
     }
 
-    /// How long the caller must still wait, if any subject is locked.
-    pub async fn wait(&self, subjects: &[&Subject]) -> Option<Duration> {
-        match &self.store {
-            Store::Memory(m) => {
-                let now = Instant::now();
-                let map = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                subjects
-                    .iter()
-                    .filter_map(|s| map.get(&s.key)?.locked_until?.checked_duration_since(now))
-                    .filter(|d| !d.is_zero())
-                    .max()
-            }
-            Store::Redis { conn, prefix } => {
-                let mut pipe = redis::pipe();
+    /// Reserves one attempt against every subject, or says how long the caller must still wait. In Redis when
+    /// configured; while Redis does not answer, in this process, so throttling never fails open.
+    pub async fn reserve(&self, subjects: &[&Subject]) -> Result<Attempt, Duration> {
+        let wait = match &self.redis {
+            Some((conn, prefix)) => {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(RESERVE_SCRIPT).arg(subjects.len() * 2);
                 for s in subjects {
-                    pipe.cmd("PTTL")
+                    cmd.arg(format!("{prefix}throttle:fails:{}", s.key))
                         .arg(format!("{prefix}throttle:lock:{}", s.key));
                 }
+                let p = self.policy;
+                cmd.arg(millis(p.window))
+                    .arg(millis(p.base))
+                    .arg(millis(p.cap));
+                for s in subjects {
+                    cmd.arg(s.threshold);
+                }
                 let mut conn = conn.clone();
-                match pipe.query_async::<Vec<i64>>(&mut conn).await {
-                    Ok(ttls) => ttls
-                        .into_iter()
-                        .filter(|ms| *ms > 0)
-                        .max()
-                        .map(|ms| Duration::from_millis(ms.unsigned_abs())),
+                match crate::redis_conn::bounded(cmd.query_async::<i64>(&mut conn)).await {
+                    Ok(ms) => (ms > 0).then(|| Duration::from_millis(ms.unsigned_abs())),
                     Err(e) => {
-                        // Sign-in stays available when Redis is not; the failure is loud in the logs.
-                        tracing::error!(error = %e, "throttle: Redis unreachable; not throttling");
-                        None
+                        tracing::error!(error = %e, "throttle: Redis unreachable; throttling in this process");
+                        self.reserve_in_memory(subjects)
                     }
                 }
             }
+            None => self.reserve_in_memory(subjects),
+        };
+        match wait {
+            Some(w) => Err(w),
+            None => Ok(Attempt {
+                subjects: subjects.iter().map(|s| (*s).clone()).collect(),
+            }),
         }
     }
 
-    pub async fn failed(&self, subjects: &[&Subject]) {
+    fn reserve_in_memory(&self, subjects: &[&Subject]) -> Option<Duration> {
         let p = self.policy;
-        match &self.store {
-            Store::Memory(m) => {
-                let now = Instant::now();
-                let mut map = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if map.len() > 100_000 {
-                    map.retain(|_, e| now.duration_since(e.last) < p.window);
-                }
-                for s in subjects {
-                    let e = map.entry(s.key.clone()).or_insert(Entry {
-                        failures: 0,
-                        last: now,
-                        locked_until: None,
-                    });
-                    if now.duration_since(e.last) >= p.window {
-                        e.failures = 0;
-                    }
-                    e.failures += 1;
-                    e.last = now;
-                    if let Some(wait) = p.wait_after(e.failures, s.threshold) {
-                        e.locked_until = Some(now + wait);
-                    }
-                }
+        let now = Instant::now();
+        let mut map = memory(&self.memory);
+        let wait = subjects
+            .iter()
+            .filter_map(|s| map.get(&s.key)?.locked_until?.checked_duration_since(now))
+            .filter(|d| !d.is_zero())
+            .max();
+        if wait.is_some() {
+            return wait;
+        }
+        if map.len() > 100_000 {
+            map.retain(|_, e| now.duration_since(e.last) < p.window);
+        }
+        for s in subjects {
+            let e = map.entry(s.key.clone()).or_insert(Entry {
+                failures: 0,
+                last: now,
+                locked_until: None,
+            });
+            if now.duration_since(e.last) >= p.window {
+                e.failures = 0;
             }
-            Store::Redis { conn, prefix } => {
-                let mut conn = conn.clone();
-                for s in subjects {
-                    let r: redis::RedisResult<i64> = redis::cmd("EVAL")
-                        .arg(FAIL_SCRIPT)
-                        .arg(2)
-                        .arg(format!("{prefix}throttle:fails:{}", s.key))
-                        .arg(format!("{prefix}throttle:lock:{}", s.key))
-                        .arg(millis(p.window))
-                        .arg(s.threshold)
-                        .arg(millis(p.base))
-                        .arg(millis(p.cap))
-                        .query_async(&mut conn)
-                        .await;
-                    if let Err(e) = r {
-                        tracing::error!(error = %e, "throttle: Redis unreachable; failure not counted");
-                    }
-                }
+            e.failures += 1;
+            e.last = now;
+            if let Some(wait) = p.wait_after(e.failures, s.threshold) {
+                e.locked_until = Some(now + wait);
             }
         }
+        None
     }
 
-    /// Forgets an account's failures once its owner gets in.
-    pub async fn succeeded(&self, subject: &Subject) {
-        match &self.store {
-            Store::Memory(m) => {
-                m.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&subject.key);
-            }
-            Store::Redis { conn, prefix } => {
+    /// The attempt succeeded: its accounts' failures are forgotten, and its addresses get the attempt back.
+    pub async fn succeeded(&self, attempt: Attempt) {
+        for s in &attempt.subjects {
+            if let Some((conn, prefix)) = &self.redis {
+                let (fails, lock) = (
+                    format!("{prefix}throttle:fails:{}", s.key),
+                    format!("{prefix}throttle:lock:{}", s.key),
+                );
+                let cmd = if s.account {
+                    let mut c = redis::cmd("DEL");
+                    c.arg(fails).arg(lock);
+                    c
+                } else {
+                    let mut c = redis::cmd("EVAL");
+                    c.arg(REFUND_SCRIPT)
+                        .arg(2)
+                        .arg(fails)
+                        .arg(lock)
+                        .arg(s.threshold);
+                    c
+                };
                 let mut conn = conn.clone();
-                let r: redis::RedisResult<i64> = redis::cmd("DEL")
-                    .arg(format!("{prefix}throttle:fails:{}", subject.key))
-                    .arg(format!("{prefix}throttle:lock:{}", subject.key))
-                    .query_async(&mut conn)
-                    .await;
+                let r = crate::redis_conn::bounded(cmd.query_async::<i64>(&mut conn)).await;
                 if let Err(e) = r {
                     tracing::error!(error = %e, "throttle: Redis unreachable");
+                }
+            }
+            // The attempt may have been counted here while Redis was away.
+            let mut map = memory(&self.memory);
+            if s.account {
+                map.remove(&s.key);
+            } else if let Some(e) = map.get_mut(&s.key) {
+                e.failures = e.failures.saturating_sub(1);
+                if e.failures < s.threshold {
+                    e.locked_until = None;
                 }
             }
         }
@@ -245,14 +286,47 @@ mod tests {
         let acct = t.account("login", "A@x.test");
         assert_eq!(t.account("login", "a@x.test").key, acct.key);
         for _ in 0..3 {
-            assert!(t.wait(&[&acct]).await.is_none());
-            t.failed(&[&acct]).await;
+            let _failed = t.reserve(&[&acct]).await.expect("not locked yet");
         }
-        assert!(t.wait(&[&acct]).await.is_some());
+        assert!(t.reserve(&[&acct]).await.is_err());
         tokio::time::sleep(Duration::from_millis(250)).await;
-        assert!(t.wait(&[&acct]).await.is_none());
-        t.succeeded(&acct).await;
-        t.failed(&[&acct]).await;
-        assert!(t.wait(&[&acct]).await.is_none(), "success resets the count");
+        let ok = t.reserve(&[&acct]).await.expect("the lock lifted");
+        t.succeeded(ok).await;
+        let _failed = t.reserve(&[&acct]).await.expect("success resets the count");
+        assert!(
+            t.reserve(&[&acct]).await.is_ok(),
+            "success resets the count"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_attempts_are_counted_before_any_is_checked() {
+        let t = std::sync::Arc::new(Throttle::in_memory(policy()));
+        let acct = t.account("login", "a@x.test");
+        let tries = (0..20).map(|_| {
+            let (t, acct) = (std::sync::Arc::clone(&t), acct.clone());
+            tokio::spawn(async move { t.reserve(&[&acct]).await.is_ok() })
+        });
+        let mut admitted = 0;
+        for h in tries {
+            admitted += usize::from(h.await.expect("task"));
+        }
+        assert_eq!(
+            admitted, 3,
+            "only the threshold's worth of guesses get through"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_address_gets_a_successful_attempt_back() {
+        let t = Throttle::in_memory(policy());
+        let addr = t.address("login", Some("10.0.0.1"));
+        for _ in 0..30 {
+            let ok = t
+                .reserve(&[&addr])
+                .await
+                .expect("successes never lock an address");
+            t.succeeded(ok).await;
+        }
     }
 }

@@ -67,6 +67,8 @@ pub struct Db {
     pub sessions: Arc<live::LiveSessions>,
     /// The shop's users, until a mutation that wrote them commits (see [`live`]).
     pub staff: Arc<live::Staff>,
+    /// When idle connections were last swept after a failure to reach the database (ms since the epoch).
+    swept_at: Arc<AtomicU64>,
 }
 
 /// Opens the pool. SQLite gets WAL, a busy timeout and enforced foreign keys on every connection;
@@ -136,6 +138,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         backend,
         sessions: Arc::new(live::LiveSessions::alone("sessions")),
         staff,
+        swept_at: Arc::default(),
     })
 }
 
@@ -201,19 +204,62 @@ impl Db {
     /// A transaction for a read-modify-write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`):
     /// a deferred transaction that reads and then writes fails at once if another writer got in between.
     /// On PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside it.
+    /// A connection that died while idle (a restart, a failover) fails its `BEGIN`, before anything was
+    /// written: that is retried once, on another connection.
     pub async fn write_tx(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.conn
-            .begin_with_options(TransactionOptions {
+        let begin = || {
+            self.conn.begin_with_options(TransactionOptions {
                 isolation_level: None,
                 access_mode: None,
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             })
-            .await
+        };
+        match begin().await {
+            Err(e) if !matches!(e, DbErr::ConnectionAcquire(_)) && crate::error::is_outage(&e) => {
+                self.suspect();
+                begin().await
+            }
+            other => other,
+        }
     }
 
     /// One round trip: what `/readyz` asks.
     pub async fn ping(&self) -> bool {
         self.conn.execute_unprepared("SELECT 1").await.is_ok()
+    }
+
+    /// Something failed to reach the database. Idle connections may all be dead now (a restart, a failover,
+    /// a cut network), and each would fail one request when next used: they are tested in the background and
+    /// the dead ones dropped, at most once a second.
+    pub fn suspect(&self) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let last = self.swept_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < 1000
+            || self
+                .swept_at
+                .compare_exchange(last, now, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let pool = self.conn.get_postgres_connection_pool().clone();
+        tokio::spawn(async move {
+            use sea_orm::sqlx::Connection as _;
+            // Held until the sweep ends, so that no connection is tested twice.
+            let mut alive = Vec::new();
+            while let Some(mut c) = pool.try_acquire() {
+                match tokio::time::timeout(Duration::from_secs(1), c.ping()).await {
+                    Ok(Ok(())) => alive.push(c),
+                    _ => drop(c.detach()),
+                }
+            }
+            tracing::info!(alive = alive.len(), "swept idle database connections");
+        });
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Money(i64);
 
 impl Money {
     pub const ZERO: Money = Money(0);
+    /// The largest amount anyone may enter: 999 999 999 999.99. Far below what the BIGINT columns hold, so
+    /// sums of many entries cannot overflow them, and exact in a JavaScript number too.
+    pub const MAX: Money = Money(99_999_999_999_999);
 
     pub const fn from_minor(minor: i64) -> Self {
         Self(minor)
@@ -116,14 +119,45 @@ impl fmt::Display for Money {
 impl FromStr for Money {
     type Err = ParseError;
 
-    /// Accepts `12`, `12.5`, `-12.50`; refuses more digits than the currency has, exponents and spaces.
+    /// Accepts `12`, `12.5`, `-12.50`; refuses more digits than the currency has, exponents and spaces, and
+    /// amounts beyond [`Money::MAX`] either way (`amount_too_large`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_fixed(s, MINOR_DIGITS).map(Money).ok_or_else(|| {
-            ParseError::new(
+        match parse_fixed(s, MINOR_DIGITS) {
+            Some(v) if v.unsigned_abs() <= Money::MAX.0.unsigned_abs() => Ok(Money(v)),
+            Some(_) => Err(too_large()),
+            // Well-formed, but beyond even what an i64 holds.
+            None if is_decimal(s, MINOR_DIGITS) => Err(too_large()),
+            None => Err(ParseError::new(
                 "invalid_money",
                 format!("`{s}` is not an amount with at most {MINOR_DIGITS} decimals"),
-            )
-        })
+            )),
+        }
+    }
+}
+
+fn too_large() -> ParseError {
+    ParseError::new(
+        "amount_too_large",
+        format!("amounts go up to {}", Money::MAX),
+    )
+}
+
+/// Digits with at most `digits` decimals and an optional leading minus, whatever their size.
+fn is_decimal(s: &str, digits: u32) -> bool {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let all = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    all(int) && frac.is_none_or(|f| all(f) && f.len() <= digits as usize)
+}
+
+impl Money {
+    /// `self + other`, or `amount_too_large` on `field` past what the ledger holds.
+    pub fn add_within(self, other: Money, field: &str) -> crate::error::AppResult<Money> {
+        self.checked_add(other)
+            .ok_or_else(|| crate::error::AppError::parse(field, too_large()))
     }
 }
 
@@ -261,7 +295,8 @@ mod tests {
             ("12", 1200, "12.00"),
             ("12.5", 1250, "12.50"),
             ("-0.05", -5, "-0.05"),
-            ("92233720368547758.07", i64::MAX, "92233720368547758.07"),
+            ("999999999999.99", Money::MAX.minor(), "999999999999.99"),
+            ("-999999999999.99", -Money::MAX.minor(), "-999999999999.99"),
         ] {
             let m: Money = s.parse().expect(s);
             assert_eq!(m.minor(), minor);
@@ -272,20 +307,31 @@ mod tests {
     #[test]
     fn money_refuses_floats_exponents_and_excess_precision() {
         for bad in [
-            "",
-            "-",
-            "1.",
-            ".5",
-            "1.234",
-            "1e3",
-            " 1",
-            "1,00",
-            "NaN",
-            "92233720368547758.08",
-            "+1",
+            "", "-", "1.", ".5", "1.234", "1e3", " 1", "1,00", "NaN", "+1", "1..2",
         ] {
-            assert!(bad.parse::<Money>().is_err(), "{bad:?} should be refused");
+            let e = bad.parse::<Money>().expect_err(bad);
+            assert_eq!(e.code, "invalid_money", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn money_beyond_the_bound_is_too_large_not_malformed() {
+        for big in [
+            "1000000000000",
+            "-1000000000000.00",
+            "92233720368547758.07",
+            "92233720368547758.08",
+            "99999999999999999999999999",
+        ] {
+            assert_eq!(
+                big.parse::<Money>().expect_err(big).code,
+                "amount_too_large",
+                "{big}"
+            );
+        }
+        assert!(Money::MAX.add_within(Money::MAX, "amount").is_ok());
+        let huge = Money::from_minor(i64::MAX - 1);
+        assert!(huge.add_within(Money::MAX, "amount").is_err());
     }
 
     #[test]

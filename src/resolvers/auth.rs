@@ -84,6 +84,13 @@ pub struct ResetPasswordInput {
 }
 
 #[derive(InputObject)]
+pub struct ConfirmEmailChangeInput {
+    /// The token from the link sent to the new address.
+    #[graphql(validator(max_length = 200))]
+    pub token: String,
+}
+
+#[derive(InputObject)]
 pub struct ChangePasswordInput {
     #[graphql(validator(max_length = 1024))]
     pub current_password: String,
@@ -330,6 +337,18 @@ impl AuthMutation {
             users::reset_password(&s.db, &s.auth, &caller(ctx), &input.token, new).await
         };
         done(r.await)
+    }
+
+    /// Makes a changed e-mail the account's address, with the token from the link sent to it; every session
+    /// of the account ends.
+    async fn confirm_email_change(
+        &self,
+        ctx: &Context<'_>,
+        input: ConfirmEmailChangeInput,
+    ) -> Result<DonePayload> {
+        let s = state(ctx);
+        let r = users::confirm_email_change(&s.db, &s.auth, &caller(ctx), &input.token).await;
+        done(r.map(|_| ()))
     }
 
     /// Changes your password; your other sessions end.

@@ -117,7 +117,7 @@ async fn status_change(
     input: RecordVersionInput,
     change: impl AsyncFnOnce(
         &crate::db::Db,
-        &crate::services::Caller,
+        users::Acting<'_>,
         uuid::Uuid,
         i32,
         bool,
@@ -125,7 +125,17 @@ async fn status_change(
     on: bool,
 ) -> AppResult<entity::users::Model> {
     let id = user_id(&input.id)?;
-    change(&state(ctx).db, &caller(ctx), id, input.version, on).await
+    let s = state(ctx);
+    change(&s.db, acting(ctx), id, input.version, on).await
+}
+
+/// The caller and their rights, for acting on another account.
+fn acting<'a>(ctx: &'a Context<'_>) -> users::Acting<'a> {
+    users::Acting {
+        caller: caller(ctx),
+        policy: &state(ctx).policy,
+        access: access(ctx),
+    }
 }
 
 fn user_id(id: &ID) -> AppResult<uuid::Uuid> {
@@ -252,7 +262,18 @@ impl UserMutation {
         let s = state(ctx);
         let r = async {
             let (id, version, changes) = input.parse()?;
-            users::update(&s.db, &caller(ctx), id, version, changes).await
+            let who = acting(ctx);
+            users::update(
+                &s.db,
+                &s.auth,
+                &s.policy,
+                who.access,
+                &who.caller,
+                id,
+                version,
+                changes,
+            )
+            .await
         };
         user_payload(r.await)
     }
@@ -303,7 +324,7 @@ impl UserMutation {
     ) -> Result<DonePayload> {
         let s = state(ctx);
         let r = async {
-            users::revoke_sessions(&s.db, &caller(ctx), user_id(&input.id)?).await?;
+            users::revoke_sessions(&s.db, acting(ctx), user_id(&input.id)?).await?;
             Ok(())
         };
         done(r.await)

@@ -7,7 +7,7 @@ use super::customers::RecordVersionInput;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::Require;
 use crate::domain::{PlateNumber, Vin};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, not_found_at};
 use crate::schema::payload::{UserError, split};
 use crate::schema::scope::{authorise_customer, authorise_vehicle};
 use crate::schema::types::Vehicle;
@@ -156,7 +156,7 @@ impl VehicleMutation {
             let new = input.parse()?;
             authorise_customer(ctx, new.customer_id, Perm::VehicleCreate)
                 .await
-                .map_err(|_| AppError::invalid("customerId", "not_found", "no such customer"))?;
+                .map_err(not_found_at("customerId", "no such customer"))?;
             vehicles::create(&state(ctx).db, &caller(ctx), new).await
         };
         payload(r.await)
@@ -174,9 +174,7 @@ impl VehicleMutation {
             if let Some(owner) = ch.customer_id {
                 authorise_customer(ctx, owner, Perm::VehicleUpdate)
                     .await
-                    .map_err(|_| {
-                        AppError::invalid("customerId", "not_found", "no such customer")
-                    })?;
+                    .map_err(not_found_at("customerId", "no such customer"))?;
             }
             vehicles::update(&state(ctx).db, &caller(ctx), id, version, ch).await
         };

@@ -11,7 +11,7 @@ use crate::auth::guard::Require;
 use crate::domain::{
     ApprovalMethod, LineKind, Money, NonEmpty, Quantity, TaxRate, WorkOrderStatus,
 };
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, not_found_at};
 use crate::schema::payload::{UserError, split};
 use crate::schema::scope::{
     authorise_customer, authorise_invoice, authorise_location, authorise_work_order,
@@ -249,7 +249,7 @@ impl WorkflowMutation {
             authorise_location(ctx, Perm::WorkOrderCreate, Some(new.location_id))?;
             authorise_customer(ctx, new.customer_id, Perm::CustomerRead)
                 .await
-                .map_err(|_| AppError::invalid("customerId", "not_found", "no such customer"))?;
+                .map_err(not_found_at("customerId", "no such customer"))?;
             work_orders::create(&state(ctx).db, &caller(ctx), new).await
         };
         wo_payload(ctx, r.await)
@@ -461,7 +461,7 @@ impl WorkflowMutation {
             let id = wo_id(&input.work_order_id, "workOrderId")?;
             authorise_work_order(ctx, id, Perm::InvoiceIssue)
                 .await
-                .map_err(|_| AppError::invalid("workOrderId", "not_found", "no such work order"))?;
+                .map_err(not_found_at("workOrderId", "no such work order"))?;
             invoices::issue(&state(ctx).db, &caller(ctx), id).await
         };
         invoice_payload(r.await)
@@ -503,7 +503,7 @@ impl WorkflowMutation {
             };
             authorise_invoice(ctx, invoice_id, Perm::PaymentRecord)
                 .await
-                .map_err(|_| AppError::invalid("invoiceId", "not_found", "no such invoice"))?;
+                .map_err(not_found_at("invoiceId", "no such invoice"))?;
             invoices::record(&state(ctx).db, &caller(ctx), entry).await
         };
         payment_payload(r.await)
@@ -528,10 +528,10 @@ impl WorkflowMutation {
             let s = state(ctx);
             let original = invoices::payment(&s.db, payment_id)
                 .await
-                .map_err(|_| AppError::invalid("paymentId", "not_found", "no such payment"))?;
+                .map_err(not_found_at("paymentId", "no such payment"))?;
             authorise_invoice(ctx, original.invoice_id, Perm::PaymentRefund)
                 .await
-                .map_err(|_| AppError::invalid("paymentId", "not_found", "no such payment"))?;
+                .map_err(not_found_at("paymentId", "no such payment"))?;
             invoices::record(&s.db, &caller(ctx), entry).await
         };
         payment_payload(r.await)

@@ -59,6 +59,7 @@ pub const PUBLIC_FIELDS: &[&str] = &[
     "logout",
     "requestPasswordReset",
     "resetPassword",
+    "confirmEmailChange",
     "__typename",
     "__schema",
     "__type",

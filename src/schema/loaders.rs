@@ -86,7 +86,11 @@ pub type LoadError = Arc<DbErr>;
 
 impl From<LoadError> for AppError {
     fn from(e: LoadError) -> Self {
-        AppError::internal(e)
+        if crate::error::is_outage(&e) {
+            AppError::Unavailable(e.into())
+        } else {
+            AppError::internal(e)
+        }
     }
 }
 

@@ -81,6 +81,8 @@ const SDL_LIMITS: GraphqlLimits = GraphqlLimits {
     loader_delay: std::time::Duration::from_millis(1),
     rate_per_minute: 1200,
     rate_burst: 200,
+    max_query_bytes: 16_384,
+    max_query_tokens: 2000,
 };
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {

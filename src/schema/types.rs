@@ -142,6 +142,11 @@ impl User {
     async fn email(&self) -> &str {
         &self.0.email
     }
+    /// A new e-mail waiting for its owner to confirm it through the link sent there; until then sign-in and
+    /// password resets use `email`.
+    async fn pending_email(&self) -> Option<&str> {
+        self.0.pending_email.as_deref()
+    }
     async fn status(&self) -> Result<UserStatus> {
         stored("user status", &self.0.status, UserStatus::from_stored)
     }

@@ -225,7 +225,7 @@ fn status_for(paid: i64, total: i64) -> InvoiceStatus {
 /// result; the same key with another body is refused. Partial payments are fine; overpaying and refunding more
 /// than was paid are not. The invoice row is locked while its balance moves.
 pub async fn record(db: &Db, caller: &Caller, entry: LedgerEntry) -> AppResult<payments::Model> {
-    let key = entry.idempotency_key.trim().to_owned();
+    let key = entry.idempotency_key.trim();
     if key.len() < 8 || key.len() > 100 {
         return Err(AppError::invalid(
             "idempotencyKey",
@@ -233,6 +233,16 @@ pub async fn record(db: &Db, caller: &Caller, entry: LedgerEntry) -> AppResult<p
             "an idempotency key has 8 to 100 characters",
         ));
     }
+    // A key is the sender's own, for one operation: another caller who sends the same key (or this caller
+    // sending it for a refund) makes a request of their own, and never receives someone else's payment.
+    let operation = match entry.movement {
+        Movement::Payment { .. } => "payment",
+        Movement::Refund { .. } => "refund",
+    };
+    let sender = caller
+        .actor_id()
+        .map_or_else(|| "system".to_owned(), |id| id.to_string());
+    let key = format!("{operation}:{sender}:{key}");
     let hash = entry.request_hash();
     if let Some(done) = replay(&db.conn, &key, &hash).await? {
         return Ok(done);
@@ -314,33 +324,38 @@ async fn write(
     }
     let method = match &refund_of {
         None => {
-            if inv.paid_minor + signed > inv.total_minor {
+            let paid = Money::from_minor(inv.paid_minor)
+                .add_within(Money::from_minor(signed), "amount")?;
+            if paid.minor() > inv.total_minor {
                 return Err(AppError::invalid(
                     "amount",
                     "overpayment",
                     format!(
                         "the balance is {}",
-                        Money::from_minor(inv.total_minor - inv.paid_minor)
+                        Money::from_minor(inv.total_minor.saturating_sub(inv.paid_minor))
                     ),
                 ));
             }
             method
         }
         Some(original) => {
-            let refunded: i64 = payments::Entity::find()
+            let mut refunded = Money::ZERO;
+            for r in payments::Entity::find()
                 .filter(payments::Column::RefundOfId.eq(original.id))
                 .all(&tx)
                 .await?
-                .iter()
-                .map(|r| -r.amount_minor)
-                .sum();
-            if refunded + entry.amount.minor() > original.amount_minor {
+            {
+                refunded = refunded.add_within(Money::from_minor(-r.amount_minor), "amount")?;
+            }
+            if refunded.add_within(entry.amount, "amount")?.minor() > original.amount_minor {
                 return Err(AppError::invalid(
                     "amount",
                     "refund_exceeds_payment",
                     format!(
                         "at most {} of this payment is left to refund",
-                        Money::from_minor(original.amount_minor - refunded)
+                        Money::from_minor(original.amount_minor)
+                            .checked_sub(refunded)
+                            .unwrap_or(Money::ZERO)
                     ),
                 ));
             }
@@ -364,7 +379,9 @@ async fn write(
     }
     .insert(&tx)
     .await?;
-    let paid = inv.paid_minor + signed;
+    let paid = Money::from_minor(inv.paid_minor)
+        .add_within(Money::from_minor(signed), "amount")?
+        .minor();
     let before = inv.clone();
     let mut a = inv.into_active_model();
     a.paid_minor = Set(paid);

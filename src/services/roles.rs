@@ -337,11 +337,13 @@ async fn grants_in<C: ConnectionTrait>(conn: &C, role: &str) -> AppResult<BTreeS
         .collect())
 }
 
-/// Live users holding the owner role anywhere.
+/// Active users holding the owner role for every location: the shop's owners. A branch-level owner role does
+/// not count, or it could stand in while the last shop-wide owner is removed.
 async fn owners<C: ConnectionTrait>(conn: &C) -> AppResult<BTreeSet<String>> {
     let holders: Vec<String> = casbin_rule::Entity::find()
         .filter(casbin_rule::Column::Ptype.eq("g"))
         .filter(casbin_rule::Column::V1.eq(OWNER))
+        .filter(casbin_rule::Column::V2.eq(EVERYWHERE))
         .all(conn)
         .await?
         .into_iter()
@@ -359,8 +361,31 @@ async fn owners<C: ConnectionTrait>(conn: &C) -> AppResult<BTreeSet<String>> {
         .collect())
 }
 
-/// Assigns (or unassigns) a role to a user for one location or everywhere (`None`). Assigning needs every
-/// permission of the role there; the last owner keeps the owner role.
+/// Serialises the changes that can take an owner away (unassigning the owner role, blocking, deleting), so two
+/// owners removing each other at once cannot both see the other still there. On SQLite the write transaction,
+/// taken up front, already does; PostgreSQL takes a transaction-scoped advisory lock.
+pub async fn lock_owner_set<C: ConnectionTrait>(conn: &C) -> AppResult<()> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        conn.execute_unprepared("SELECT pg_advisory_xact_lock(7310420001)")
+            .await?;
+    }
+    Ok(())
+}
+
+fn only_owners_handle_owners(access: &Access) -> AppResult<()> {
+    if access.is_owner() {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "roleId",
+            "escalation",
+            "only the shop's owners give or take the owner role",
+        ))
+    }
+}
+
+/// Assigns (or unassigns) a role to a user for one location or everywhere (`None`). Either needs every
+/// permission of the role there, the owner role needs an owner, and the last shop-wide owner keeps it.
 #[allow(clippy::too_many_arguments)]
 pub async fn set_assignment(
     db: &Db,
@@ -397,28 +422,24 @@ pub async fn set_assignment(
         .await?;
     let before: Vec<String> = held.iter().map(|r| format!("{}@{}", r.v1, r.v2)).collect();
     let exists = held.iter().any(|r| r.v1 == role.key && r.v2 == domain);
+    // Taking a role away is as much a use of its rights as handing it out: nobody does either with rights
+    // they do not hold there themselves, and only owners give or take the owner role.
+    if role.key == OWNER {
+        only_owners_handle_owners(access)?;
+    }
+    for p in policy.grants_of(&role.key).await {
+        no_escalation(access, p, &domain)?;
+    }
     if assign {
-        let grants: Vec<Perm> = policy.grants_of(&role.key).await.into_iter().collect();
-        for p in grants {
-            no_escalation(access, p, &domain)?;
-        }
-        if role.key == OWNER && !access.everywhere(Perm::RoleManage) {
-            return Err(AppError::invalid(
-                "roleId",
-                "escalation",
-                "only an owner makes owners",
-            ));
-        }
         if !exists {
             rule("g", [subject.as_str(), role.key.as_str(), domain.as_str()])
                 .insert(&tx)
                 .await?;
         }
     } else if exists {
-        if role.key == OWNER {
-            let others = owners(&tx).await?;
-            let still = held.iter().any(|r| r.v1 == OWNER && r.v2 != domain);
-            if !still && others.len() <= 1 && others.contains(&subject) {
+        if role.key == OWNER && domain == EVERYWHERE {
+            lock_owner_set(&tx).await?;
+            if is_last_owner(&tx, user).await? {
                 return Err(AppError::invalid(
                     "userId",
                     "last_owner",
@@ -461,7 +482,8 @@ pub async fn set_assignment(
     Ok(target)
 }
 
-/// Whether blocking or deleting `user` would leave the shop without an active owner.
+/// Whether blocking or deleting `user` would leave the shop without an active owner. Call it after
+/// [`lock_owner_set`], in the transaction that makes the change.
 pub async fn is_last_owner<C: ConnectionTrait>(conn: &C, user: Uuid) -> AppResult<bool> {
     let o = owners(conn).await?;
     Ok(o.len() <= 1 && o.contains(&user.to_string()))

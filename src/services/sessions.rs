@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{Caller, audit};
 use crate::auth::password::Verified;
+use crate::auth::throttle::{Attempt, Subject};
 use crate::auth::{Auth, REFRESH_PREFIX, crypto, totp};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -55,14 +56,16 @@ fn later(d: Duration) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(365))
 }
 
-/// Refuses with `too_many_attempts` while any subject waits out its backoff.
-pub async fn throttled(auth: &Auth, subjects: &[&crate::auth::throttle::Subject]) -> AppResult<()> {
-    match auth.throttle.wait(subjects).await {
-        Some(wait) => Err(AppError::TooManyAttempts {
+/// Reserves an attempt against each subject's budget before any secret is checked, or refuses with
+/// `too_many_attempts` while one waits out its backoff. The attempt counts as a failure unless the caller
+/// declares it a success (`auth.throttle.succeeded`).
+pub async fn attempt(auth: &Auth, subjects: &[&Subject]) -> AppResult<Attempt> {
+    auth.throttle
+        .reserve(subjects)
+        .await
+        .map_err(|wait| AppError::TooManyAttempts {
             retry_after_secs: wait.as_secs_f64().ceil() as u64,
-        }),
-        None => Ok(()),
-    }
+        })
 }
 
 /// Audits outside the failed request's transaction: a refused attempt leaves a trace and nothing else.
@@ -99,12 +102,11 @@ pub async fn login(
 ) -> AppResult<LoginOutcome> {
     let acct = auth.throttle.account("login", email);
     let addr = auth.throttle.address("login", caller.ip.as_deref());
-    throttled(auth, &[&acct, &addr]).await?;
+    let attempt = attempt(auth, &[&acct, &addr]).await?;
     let user = find_live_user(&db.conn, email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let verified = auth.hasher.verify(password, stored).await?;
     let Some(user) = user.filter(|_| verified != Verified::No) else {
-        auth.throttle.failed(&[&acct, &addr]).await;
         audit_event(
             db,
             caller,
@@ -132,7 +134,7 @@ pub async fn login(
             "this account is blocked; ask the shop's owner",
         ));
     }
-    auth.throttle.succeeded(&acct).await;
+    auth.throttle.succeeded(attempt).await;
     if let Verified::YesRehashed(hash) = verified {
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash))
@@ -226,7 +228,7 @@ pub async fn login_second_factor(
     recovery_code: Option<&str>,
 ) -> AppResult<Issued> {
     let addr = auth.throttle.address("mfa", caller.ip.as_deref());
-    throttled(auth, &[&addr]).await?;
+    let by_address = attempt(auth, &[&addr]).await?;
     let hash = crypto::sha256_hex(challenge.trim().as_bytes());
     let pending = one_time_tokens::Entity::find()
         .filter(one_time_tokens::Column::TokenHash.eq(hash))
@@ -236,7 +238,6 @@ pub async fn login_second_factor(
         .one(&db.conn)
         .await?;
     let Some(pending) = pending else {
-        auth.throttle.failed(&[&addr]).await;
         return Err(AppError::invalid(
             "challenge",
             "invalid_challenge",
@@ -244,7 +245,7 @@ pub async fn login_second_factor(
         ));
     };
     let acct = auth.throttle.account("mfa", &pending.user_id.to_string());
-    throttled(auth, &[&acct, &addr]).await?;
+    let by_account = attempt(auth, &[&acct]).await?;
     let user = users::Entity::find_by_id(pending.user_id)
         .filter(users::Column::DeletedAt.is_null())
         .one(&db.conn)
@@ -259,7 +260,6 @@ pub async fn login_second_factor(
     };
     if !accepted {
         drop(tx);
-        auth.throttle.failed(&[&acct, &addr]).await;
         audit_event(
             db,
             caller,
@@ -297,7 +297,8 @@ pub async fn login_second_factor(
         .await?;
     }
     tx.commit().await?;
-    auth.throttle.succeeded(&acct).await;
+    auth.throttle.succeeded(by_account).await;
+    auth.throttle.succeeded(by_address).await;
     if user.status != "active" {
         return Err(AppError::invalid(
             "",
@@ -477,6 +478,13 @@ pub async fn refresh(db: &Db, auth: &Auth, caller: &Caller, presented: &str) -> 
         return Err(invalid_refresh());
     };
     if claimed.rows_affected != 1 {
+        let grace = chrono::Duration::from_std(auth.settings.refresh_reuse_grace)
+            .unwrap_or_else(|_| chrono::Duration::zero());
+        // Just replaced: another tab of the same browser refreshed a moment ago. It gets an error and uses the
+        // winner's tokens; the session stands. Later than that, the token was copied.
+        if token.used_at.is_some_and(|used| now - used < grace) {
+            return Err(invalid_refresh());
+        }
         if token.used_at.is_some() {
             let revoked = revoke_where(
                 &tx,

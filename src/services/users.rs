@@ -4,19 +4,20 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use entity::{auth_sessions, casbin_rule, outbox, totp_recovery_codes, users};
+use entity::{auth_sessions, casbin_rule, one_time_tokens, outbox, totp_recovery_codes, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::{self, one_time_token, revoke_where, spend_one_time_token};
-use super::{Caller, audit, edit, soft_delete};
+use super::{Caller, audit, edit, soft_delete, touch};
 use crate::auth::catalog::OWNER;
 use crate::auth::password::{Password, Verified};
-use crate::auth::policy::EVERYWHERE;
+use crate::auth::policy::{Access, EVERYWHERE, Policy};
 use crate::auth::{Auth, crypto, totp};
 use crate::db::Db;
 use crate::domain::{Email, NonEmpty, Phone};
@@ -80,6 +81,7 @@ async fn insert_user<C: ConnectionTrait>(
         last_login_at: Set(None),
         deleted_at: Set(None),
         version: Set(1),
+        pending_email: Set(None),
     }
     .insert(conn)
     .await?)
@@ -130,26 +132,38 @@ pub async fn create_owner(
     Ok(user)
 }
 
-/// Queues a message with a link for the user (an invitation or a reset), and logs the link in development.
+/// A message for a user: what it is about, where it goes, and the single-use link it carries, if any.
+struct Message<'a> {
+    topic: &'a str,
+    to: &'a str,
+    link: Option<(&'a str, &'a str, DateTime<Utc>)>,
+}
+
+/// Queues a message for the user (an invitation, a reset, an e-mail change) through the outbox, and logs its
+/// link in development.
 async fn notify<C: ConnectionTrait>(
     conn: &C,
     auth: &Auth,
     user: &users::Model,
-    topic: &str,
-    path: &str,
-    token: &str,
-    expires_at: DateTime<Utc>,
+    m: Message<'_>,
 ) -> AppResult<()> {
-    let link = format!("{}/{path}?token={token}", auth.settings.public_url);
+    let link = m
+        .link
+        .map(|(path, token, _)| format!("{}/{path}?token={token}", auth.settings.public_url));
     let now = Utc::now();
     outbox::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(now),
         updated_at: Set(now),
-        topic: Set(topic.to_owned()),
+        topic: Set(m.topic.to_owned()),
         aggregate_type: Set("user".to_owned()),
         aggregate_id: Set(user.id),
-        payload: Set(json!({ "email": user.email, "name": user.name, "link": link, "expiresAt": expires_at })),
+        payload: Set(json!({
+            "email": m.to,
+            "name": user.name,
+            "link": link,
+            "expiresAt": m.link.map(|(_, _, at)| at),
+        })),
         available_at: Set(now),
         processed_at: Set(None),
         attempts: Set(0),
@@ -158,7 +172,26 @@ async fn notify<C: ConnectionTrait>(
     .insert(conn)
     .await?;
     if auth.development {
-        tracing::info!(email = %user.email, %link, "{topic} (development: the link is logged instead of sent)");
+        tracing::info!(email = %m.to, link = ?link, "{} (development: logged instead of sent)", m.topic);
+    }
+    Ok(())
+}
+
+/// Nobody acts on an account (edits, e-mail, blocking, deleting, sessions) that may do anything they may not:
+/// changing its e-mail and resetting its password would make its rights theirs. Only the shop's owners act on
+/// an owner, at a branch or shop-wide.
+pub async fn may_act_on(policy: &Policy, access: &Access, target: Uuid) -> AppResult<()> {
+    if access.user_id == Some(target) {
+        return Ok(());
+    }
+    let theirs = policy.access_of_user(target).await;
+    let owner = theirs.holdings.iter().any(|h| h.role == OWNER);
+    if (owner && !access.is_owner()) || !access.covers(&theirs) {
+        return Err(AppError::invalid(
+            "id",
+            "escalation",
+            "this user holds rights you do not: only someone who holds all of them may change their account",
+        ));
     }
     Ok(())
 }
@@ -179,29 +212,32 @@ pub async fn create(
     if new.password.is_none() {
         let (token, expires_at) =
             one_time_token(&tx, user.id, "invitation", INVITATION_TTL).await?;
-        notify(
-            &tx,
-            auth,
-            &user,
-            "notification.invitation",
-            "accept-invitation",
-            &token,
-            expires_at,
-        )
-        .await?;
+        let message = Message {
+            topic: "notification.invitation",
+            to: &user.email,
+            link: Some(("accept-invitation", &token, expires_at)),
+        };
+        notify(&tx, auth, &user, message).await?;
     }
     audit::record(&tx, caller, "user", user.id, "create", None, Some(&user)).await?;
     tx.commit().await?;
     Ok(user)
 }
 
+/// Edits a user's name, phone or e-mail. A new e-mail is only pending until confirmed through a link sent to
+/// it, and the old address hears of the request: sign-in and resets keep using the old one until then.
+#[allow(clippy::too_many_arguments)]
 pub async fn update(
     db: &Db,
+    auth: &Auth,
+    policy: &Policy,
+    access: &Access,
     caller: &Caller,
     id: Uuid,
     version: i32,
     ch: UserChanges,
 ) -> AppResult<users::Model> {
+    may_act_on(policy, access, id).await?;
     edit::<users::ActiveModel>(
         db,
         caller,
@@ -209,9 +245,9 @@ pub async fn update(
         id,
         version,
         "update",
-        async |_, _, a| {
+        async |tx, before, a| {
             if let Some(v) = ch.email {
-                a.email = Set(v.as_str().to_owned());
+                request_email_change(tx, auth, before, a, &v).await?;
             }
             if let Some(v) = ch.name {
                 a.name = Set(v.into_inner());
@@ -225,14 +261,128 @@ pub async fn update(
     .await
 }
 
+/// Marks `new` as the user's pending e-mail, with a confirmation link to it and a warning to the old address;
+/// an earlier pending change is superseded. Asking for the current address cancels a pending change.
+async fn request_email_change<C: ConnectionTrait>(
+    conn: &C,
+    auth: &Auth,
+    user: &users::Model,
+    a: &mut users::ActiveModel,
+    new: &Email,
+) -> AppResult<()> {
+    let now = Utc::now();
+    one_time_tokens::Entity::update_many()
+        .col_expr(one_time_tokens::Column::UsedAt, Expr::value(now))
+        .filter(one_time_tokens::Column::UserId.eq(user.id))
+        .filter(one_time_tokens::Column::Purpose.eq("email_change"))
+        .filter(one_time_tokens::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    if new.as_str() == user.email {
+        a.pending_email = Set(None);
+        return Ok(());
+    }
+    if sessions::find_live_user(conn, new.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(AppError::invalid(
+            "email",
+            "email_taken",
+            "this value is already in use",
+        ));
+    }
+    a.pending_email = Set(Some(new.as_str().to_owned()));
+    let (token, expires_at) = one_time_token(conn, user.id, "email_change", RESET_TTL).await?;
+    let confirm = Message {
+        topic: "notification.email_change_confirm",
+        to: new.as_str(),
+        link: Some(("confirm-email", &token, expires_at)),
+    };
+    notify(conn, auth, user, confirm).await?;
+    let warn = Message {
+        topic: "notification.email_change_requested",
+        to: &user.email,
+        link: None,
+    };
+    notify(conn, auth, user, warn).await
+}
+
+/// Makes a pending e-mail the user's address with the token from the link sent to it; every session of the
+/// user ends, as after a password reset.
+pub async fn confirm_email_change(
+    db: &Db,
+    auth: &Auth,
+    caller: &Caller,
+    token: &str,
+) -> AppResult<users::Model> {
+    let addr = auth.throttle.address("email_token", caller.ip.as_deref());
+    let attempt = sessions::attempt(auth, &[&addr]).await?;
+    let invalid = || {
+        AppError::invalid(
+            "token",
+            "invalid_token",
+            "this link has expired or was already used",
+        )
+    };
+    let tx = db.write_tx().await?;
+    let Some(spent) = spend_one_time_token(&tx, token, &["email_change"]).await? else {
+        return Err(invalid());
+    };
+    auth.throttle.succeeded(attempt).await;
+    let before = users::Entity::find_by_id(spent.user_id)
+        .filter(users::Column::DeletedAt.is_null())
+        .lock_exclusive()
+        .one(&tx)
+        .await?
+        .ok_or_else(invalid)?;
+    let Some(new) = before.pending_email.clone() else {
+        return Err(invalid());
+    };
+    let mut a = before.clone().into_active_model();
+    a.email = Set(new);
+    a.pending_email = Set(None);
+    touch(&mut a, before.version)?;
+    let after = a.update(&tx).await?;
+    revoke_where(
+        &tx,
+        auth_sessions::Column::UserId.eq(before.id),
+        "email_changed",
+    )
+    .await?;
+    audit::record(
+        &tx,
+        caller,
+        "user",
+        before.id,
+        "email_changed",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    db.sessions.revoked();
+    Ok(after)
+}
+
+/// Who acts on another account, and with what rights: what [`may_act_on`] needs.
+#[derive(Debug, Clone)]
+pub struct Acting<'a> {
+    pub caller: Caller,
+    pub policy: &'a Policy,
+    pub access: &'a Access,
+}
+
 /// Blocks (ending every session at once) or unblocks a user. Nobody blocks themselves.
 pub async fn set_blocked(
     db: &Db,
-    caller: &Caller,
+    who: Acting<'_>,
     id: Uuid,
     version: i32,
     blocked: bool,
 ) -> AppResult<users::Model> {
+    let caller = &who.caller;
+    may_act_on(who.policy, who.access, id).await?;
     if blocked && caller.user_id == Some(id) {
         return Err(AppError::invalid(
             "id",
@@ -244,6 +394,7 @@ pub async fn set_blocked(
     let edited =
         edit::<users::ActiveModel>(db, caller, "user", id, version, action, async |tx, _, a| {
             if blocked {
+                super::roles::lock_owner_set(tx).await?;
                 if super::roles::is_last_owner(tx, id).await? {
                     return Err(AppError::invalid(
                         "id",
@@ -264,11 +415,13 @@ pub async fn set_blocked(
 /// Soft-deletes (ending every session) or restores a user. Nobody deletes themselves.
 pub async fn set_deleted(
     db: &Db,
-    caller: &Caller,
+    who: Acting<'_>,
     id: Uuid,
     version: i32,
     delete: bool,
 ) -> AppResult<users::Model> {
+    let caller = &who.caller;
+    may_act_on(who.policy, who.access, id).await?;
     if delete && caller.user_id == Some(id) {
         return Err(AppError::invalid(
             "id",
@@ -278,6 +431,9 @@ pub async fn set_deleted(
     }
     let deleted =
         soft_delete::<users::ActiveModel>(db, caller, "user", id, version, delete, async |tx| {
+            if delete {
+                super::roles::lock_owner_set(tx).await?;
+            }
             if delete && super::roles::is_last_owner(tx, id).await? {
                 return Err(AppError::invalid(
                     "id",
@@ -296,7 +452,9 @@ pub async fn set_deleted(
 }
 
 /// Ends every session of a user (a lost phone, a departing employee).
-pub async fn revoke_sessions(db: &Db, caller: &Caller, id: Uuid) -> AppResult<u64> {
+pub async fn revoke_sessions(db: &Db, who: Acting<'_>, id: Uuid) -> AppResult<u64> {
+    let caller = &who.caller;
+    may_act_on(who.policy, who.access, id).await?;
     let tx = db.write_tx().await?;
     users::Entity::find_by_id(id)
         .filter(users::Column::DeletedAt.is_null())
@@ -344,20 +502,20 @@ async fn confirm_password(
     field: &str,
 ) -> AppResult<()> {
     let acct = auth.throttle.account("password", &user.email);
-    sessions::throttled(auth, &[&acct]).await?;
+    let attempt = sessions::attempt(auth, &[&acct]).await?;
     if auth
         .hasher
         .verify(password, user.password_hash.as_deref())
         .await?
         == Verified::No
     {
-        auth.throttle.failed(&[&acct]).await;
         return Err(AppError::invalid(
             field,
             "invalid_credentials",
             "the password is wrong",
         ));
     }
+    auth.throttle.succeeded(attempt).await;
     Ok(())
 }
 
@@ -419,12 +577,11 @@ pub async fn request_password_reset(
 ) -> AppResult<()> {
     let addr = auth.throttle.address("reset", caller.ip.as_deref());
     let acct = auth.throttle.account("reset", email);
-    if auth.throttle.wait(&[&acct, &addr]).await.is_some() {
-        // Still the same answer: the requests stop producing e-mails, not telling anything.
+    // Every request counts, so one address cannot flood an inbox or the outbox. Over the limit the answer
+    // is still the same: the requests stop producing e-mails, not telling anything.
+    if auth.throttle.reserve(&[&acct, &addr]).await.is_err() {
         return Ok(());
     }
-    // Every request counts, so one address cannot flood an inbox or the outbox.
-    auth.throttle.failed(&[&acct, &addr]).await;
     let Some(user) = sessions::find_live_user(&db.conn, email).await? else {
         return Ok(());
     };
@@ -433,16 +590,12 @@ pub async fn request_password_reset(
     }
     let tx = db.write_tx().await?;
     let (token, expires_at) = one_time_token(&tx, user.id, "password_reset", RESET_TTL).await?;
-    notify(
-        &tx,
-        auth,
-        &user,
-        "notification.password_reset",
-        "reset-password",
-        &token,
-        expires_at,
-    )
-    .await?;
+    let message = Message {
+        topic: "notification.password_reset",
+        to: &user.email,
+        link: Some(("reset-password", &token, expires_at)),
+    };
+    notify(&tx, auth, &user, message).await?;
     audit::event(
         &tx,
         caller,
@@ -465,19 +618,18 @@ pub async fn reset_password(
     new: Password,
 ) -> AppResult<()> {
     let addr = auth.throttle.address("reset_token", caller.ip.as_deref());
-    sessions::throttled(auth, &[&addr]).await?;
+    let attempt = sessions::attempt(auth, &[&addr]).await?;
     let hash = auth.hasher.hash(&new).await?;
     let tx = db.write_tx().await?;
     let Some(spent) = spend_one_time_token(&tx, token, &["password_reset", "invitation"]).await?
     else {
-        drop(tx);
-        auth.throttle.failed(&[&addr]).await;
         return Err(AppError::invalid(
             "token",
             "invalid_token",
             "this link has expired or was already used",
         ));
     };
+    auth.throttle.succeeded(attempt).await;
     let user = users::Entity::find_by_id(spent.user_id)
         .filter(users::Column::DeletedAt.is_null())
         .filter(users::Column::Status.eq("active"))

@@ -274,6 +274,8 @@ impl Drop for TestDb {
 /// A running app with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// `/metrics` on its own listener, when the test asked for one.
+    pub metrics_addr: Option<SocketAddr>,
     /// The owner's access token: requests go as the owner unless a test says otherwise.
     pub owner_token: String,
     pub client: reqwest::Client,
@@ -293,10 +295,18 @@ impl TestApp {
 
     /// Starts the app exactly as `main` does, with extra environment variables.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        Self::spawn_reaching_db(vars, str::to_owned).await
+    }
+
+    /// Starts the app with its database URL rewritten by `reach` (through a [`Proxy`], say).
+    pub async fn spawn_reaching_db(
+        vars: &[(&str, &str)],
+        reach: impl FnOnce(&str) -> String,
+    ) -> Self {
         // Logs go to the test's captured output: shown only when it fails (RUST_LOG picks what).
         autoshop::telemetry::init_logging(autoshop::config::LogFormat::Pretty);
         let database = TestDb::new().await;
-        let mut env = base_env(&database.url);
+        let mut env = base_env(&reach(&database.url));
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Self::start(env, Some(database)).await
     }
@@ -310,6 +320,7 @@ impl TestApp {
         let settings = Settings::from_vars(env.clone()).expect("settings");
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let db = app.state().db.clone();
         let stats = Arc::clone(&db.stats);
         // Signed in through the service rather than over HTTP, so no test's rate limit pays for it.
@@ -331,6 +342,7 @@ impl TestApp {
         }));
         Self {
             addr,
+            metrics_addr,
             owner_token: issued.access_token,
             client: reqwest::Client::new(),
             db,
@@ -596,4 +608,66 @@ pub fn uuid_of(id: &Value) -> uuid::Uuid {
     autoshop::schema::ids::decode(&id, "id")
         .expect("a global id")
         .1
+}
+
+/// A TCP proxy on loopback in front of a real server (PostgreSQL, Redis) that a test can cut and restore: an
+/// outage of the real thing, as its clients see it (every connection closed, new ones refused at once), without
+/// stopping it for the tests running beside.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    cuts: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    pub async fn start(target: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let (target, flag, watch) = (target.to_owned(), Arc::clone(&up), cuts.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped at once: the server is "down"
+                }
+                let mut cut = watch.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, up, cuts }
+    }
+
+    /// Closes every connection through the proxy and refuses new ones until [`Self::restore`].
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `url` with its host and port replaced by `addr` (a `scheme://[user@]host:port/…` URL).
+pub fn via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (user, rest) = match rest.split_once('@') {
+        Some((u, r)) => (format!("{u}@"), r),
+        None => (String::new(), rest),
+    };
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    format!("{scheme}://{user}{addr}{path}")
 }

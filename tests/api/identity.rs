@@ -127,7 +127,7 @@ async fn signing_in_refreshing_and_signing_out_round_trip() {
 
 #[tokio::test]
 async fn a_reused_refresh_token_revokes_its_whole_family() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[("AUTOSHOP_REFRESH_REUSE_GRACE_MS", "200")]).await;
     let (_, first) = signed_in(&app, OWNER_EMAIL, OWNER_PASSWORD).await;
     let r = refresh(&app, &first).await;
     let access2 = r["session"]["accessToken"]
@@ -139,7 +139,8 @@ async fn a_reused_refresh_token_revokes_its_whole_family() {
         .expect("refresh")
         .to_owned();
 
-    // The first token again: someone copied it.
+    // The first token again, past the moment two tabs refreshing together would take: someone copied it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         refresh(&app, &first).await["errors"][0]["code"],
         "invalid_refresh_token"

@@ -12,6 +12,7 @@ mod migrations;
 mod pagination;
 mod platform;
 mod reads;
+mod security;
 mod subscriptions;
 mod vehicles;
 mod workflow;

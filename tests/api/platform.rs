@@ -25,7 +25,7 @@ async fn health_and_readiness_answer() {
 
 #[tokio::test]
 async fn metrics_count_requests_per_operation_name() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[("AUTOSHOP_METRICS_TOKEN", "scrape-token-1")]).await;
     app.ok(
         "query MetricsProbeOperation { locations { totalCount } }",
         json!({}),
@@ -34,6 +34,7 @@ async fn metrics_count_requests_per_operation_name() {
     let text = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth("scrape-token-1")
         .send()
         .await
         .expect("metrics")

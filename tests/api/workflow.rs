@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, error_code};
 
 /// Runs the named operation of frontend-contract/ as the SPA would.
-async fn op(app: &TestApp, token: &str, name: &str, vars: Value) -> Value {
+pub(crate) async fn op(app: &TestApp, token: &str, name: &str, vars: Value) -> Value {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("frontend-contract");
     let text = std::fs::read_dir(dir)
         .expect("contract")
@@ -420,7 +420,7 @@ async fn work_orders_created_at_once_get_unique_numbers_without_gaps() {
 }
 
 /// A ready order's invoice, issued by the owner.
-async fn invoice(app: &TestApp) -> Value {
+pub(crate) async fn invoice(app: &TestApp) -> Value {
     let (customer, vehicle, location) = car(app).await;
     let key = |v: &Value| {
         let id = async_graphql::ID(v.as_str().expect("id").to_owned());
