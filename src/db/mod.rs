@@ -247,6 +247,7 @@ impl Db {
         {
             return;
         }
+        self.reads.forget_idle();
         let pool = self.conn.get_postgres_connection_pool().clone();
         tokio::spawn(async move {
             use sea_orm::sqlx::Connection as _;

@@ -45,6 +45,15 @@ impl Reads {
     }
 }
 
+impl Reads {
+    /// See [`ReadPool::forget_idle`].
+    pub fn forget_idle(&self) {
+        if let Some(pool) = &self.postgres {
+            pool.forget_idle();
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for Reads {
     fn get_database_backend(&self) -> DbBackend {
@@ -205,6 +214,11 @@ impl ReadPool {
         })
     }
 
+    /// Drops every idle connection: after a failure to reach the server, none of them can be trusted.
+    pub fn forget_idle(&self) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Every row of `stmt`. A connection the server closed while it sat idle fails its next statement; a read
     /// changes nothing, so it is sent once more on a new connection.
     async fn fetch(&self, stmt: &Statement) -> Result<Vec<PgRow>, DbErr> {
@@ -222,7 +236,12 @@ impl ReadPool {
                     lease.give_back();
                     break Ok(rows);
                 }
-                Err(e) if lease.reused && !retried && connection_lost(&e) => retried = true,
+                // One lost connection means the others, opened to the same server, are likely gone too (a
+                // restart, a failover): they are all dropped, and the retry opens a fresh one.
+                Err(e) if lease.reused && !retried && connection_lost(&e) => {
+                    self.forget_idle();
+                    retried = true;
+                }
                 // The server refused the statement and said so: the connection is ready for the next.
                 Err(e @ sqlx::Error::Database(_)) if !connection_lost(&e) => {
                     lease.give_back();
