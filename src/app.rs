@@ -20,7 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::policy::{self as access_policy, Policy};
+use crate::auth::policy::Policy;
 use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
@@ -77,33 +77,16 @@ impl App {
         let auth = Arc::new(Auth::load(&settings).await?);
         crate::services::roles::seed_built_in(&db).await?;
         crate::services::reference::seed_directories(&db).await?;
-        // Policy changes and board events reach the other replicas through Redis; alone, there is nobody to tell.
-        let redis = match &settings.redis {
-            Some(r) => {
-                let (client, conn) = crate::redis_conn::connect(r.url.expose()).await?;
-                Some((client, conn, r.prefix.clone()))
-            }
-            None => None,
-        };
-        let channel = |name: &str| {
-            redis
-                .as_ref()
-                .map(|(_, conn, prefix)| (conn.clone(), format!("{prefix}{name}")))
-        };
-        let policy = Arc::new(Policy::load(db.conn.clone(), channel("policy")).await?);
-        let events = crate::events::Events::new(channel("events"));
-        if let Some((client, conn, prefix)) = &redis {
-            access_policy::watch(
-                Arc::clone(&policy),
-                client.clone(),
-                format!("{prefix}policy"),
-            );
-            events.relay(client.clone(), format!("{prefix}events"));
-            db.sessions
-                .share(client.clone(), conn.clone(), format!("{prefix}sessions"));
-            db.staff
-                .share(client.clone(), conn.clone(), format!("{prefix}staff"));
+        // Sessions ended, staff and policy changes and board events reach the other replicas through Redis;
+        // alone, there is nobody to tell.
+        if let Some(r) = &settings.redis {
+            let (client, conn) = crate::redis_conn::connect(r.url.expose()).await?;
+            db.fanout
+                .share(client, conn, format!("{}changes", r.prefix));
         }
+        let remember_for = settings.database.remember_for;
+        let policy = Policy::load(db.conn.clone(), Arc::clone(&db.fanout), remember_for).await?;
+        let events = crate::events::Events::new(Arc::clone(&db.fanout));
         if crate::services::users::count_users(&db).await? == 0 {
             tracing::warn!(
                 "no users yet: create the owner with `autoshop create-owner --email you@example.com`"
@@ -284,6 +267,7 @@ async fn graphql(
                         "the service is temporarily unavailable; retry shortly",
                         UNAVAILABLE,
                     ),
+                    Some(Rejected::Failed) => ("internal error", "internal"),
                     None => ("sign in first", "unauthenticated"),
                 };
                 let response = async_graphql::Response::from_errors(vec![coded(message, code)]);
@@ -295,15 +279,9 @@ async fn graphql(
             };
             let loaders = loaders::for_request(&s.app.db, s.app.limits.loader_delay, !writes);
             let access = s.app.policy.access(&caller).await;
-            let users_written = s.app.db.stats.users_written();
             let response = schema
                 .execute(req.data(caller).data(access).data(presented).data(loaders))
                 .await;
-            if writes && s.app.db.stats.users_written() != users_written {
-                // The mutation wrote users (or ran beside one that did), and has committed: what this replica,
-                // and through Redis every other, remembers of the staff may be stale now.
-                s.app.db.staff.changed();
-            }
             if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
                 s.documents.remember(&query, doc);
             }
@@ -322,8 +300,9 @@ async fn graphql(
 const RETRY_AFTER_OUTAGE_SECS: &str = "2";
 
 /// The HTTP answer to a GraphQL response: 503 with `Retry-After` when something the request needed was
-/// unreachable (the body still says which fields failed), 200 otherwise. An outage also has the pool drop the
-/// connections it can no longer trust.
+/// unreachable and nothing of it was done (a document some of whose fields ran is answered 200, so a client
+/// does not retry what already happened; the body says which fields failed). An outage also has the pools drop
+/// the connections they can no longer trust.
 fn http_response(response: async_graphql::Response, db: &Db) -> Response {
     let outage = response.errors.iter().any(|e| {
         e.extensions
@@ -331,9 +310,17 @@ fn http_response(response: async_graphql::Response, db: &Db) -> Response {
             .and_then(|x| x.get("code"))
             .is_some_and(|c| *c == async_graphql::Value::from(UNAVAILABLE))
     });
-    let mut http = GraphQLResponse::from(response).into_response();
+    let nothing_done = match &response.data {
+        async_graphql::Value::Object(fields) => {
+            fields.values().all(|v| *v == async_graphql::Value::Null)
+        }
+        _ => true,
+    };
     if outage {
         db.suspect();
+    }
+    let mut http = GraphQLResponse::from(response).into_response();
+    if outage && nothing_done {
         *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         http.headers_mut().insert(
             header::RETRY_AFTER,

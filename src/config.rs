@@ -53,6 +53,10 @@ pub struct DatabaseSettings {
     /// Run pending migrations when serving. On by default for the embedded SQLite file; off for
     /// PostgreSQL, where many replicas start at once and `autoshop migrate` is a deploy step.
     pub auto_migrate: bool,
+    /// How long a replica trusts what it remembers (live sessions, the staff, the access rules) without
+    /// asking the database again: the bound on staleness when a change message is lost or a write is made
+    /// outside the server.
+    pub remember_for: std::time::Duration,
 }
 
 impl DatabaseSettings {
@@ -244,6 +248,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "longest a session lasts however often it refreshes (default 720)",
     ),
     (
+        "AUTOSHOP_CACHE_TTL_SECS",
+        "longest a replica trusts remembered sessions, staff and access rules without asking the database (default 5; 0: never remember)",
+    ),
+    (
         "AUTOSHOP_REFRESH_REUSE_GRACE_MS",
         "how long a just-replaced refresh token gets an error without revoking its session (default 10000; 0: never)",
     ),
@@ -355,6 +363,12 @@ impl Settings {
                 "AUTOSHOP_AUTO_MIGRATE",
                 is_sqlite,
             )?,
+            remember_for: std::time::Duration::from_secs(parse(
+                get("AUTOSHOP_CACHE_TTL_SECS"),
+                "AUTOSHOP_CACHE_TTL_SECS",
+                Some(5),
+                "a number of seconds",
+            )?),
         };
         if database.max_connections == 0 {
             return Err(bad("AUTOSHOP_DB_MAX_CONNECTIONS", "0", "a positive number"));

@@ -112,6 +112,14 @@ pub fn not_found_at(
     }
 }
 
+/// PostgreSQL's connection exceptions (08) and shutdowns (57P); SQLite's busy and locked (5, 6, and their
+/// extended codes), which outlast the busy timeout only under a writer that holds on.
+fn transient_code(code: std::borrow::Cow<'_, str>) -> bool {
+    code.starts_with("08")
+        || code.starts_with("57P")
+        || matches!(code.as_ref(), "5" | "6" | "261" | "262" | "517")
+}
+
 /// Whether a database error means the database cannot be reached (down, restarting, the network or the pool
 /// exhausted), rather than a fault in the statement or the data.
 pub fn is_outage(e: &DbErr) -> bool {
@@ -126,7 +134,7 @@ pub fn is_outage(e: &DbErr) -> bool {
                     | Sqlx::PoolClosed
                     | Sqlx::WorkerCrashed
                     | Sqlx::Tls(_)
-            ) || matches!(&**e, Sqlx::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+            ) || matches!(&**e, Sqlx::Database(d) if d.code().is_some_and(transient_code))
         }
         _ => false,
     };

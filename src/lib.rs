@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod fanout;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod resolvers;

@@ -86,6 +86,11 @@ async fn allow_purposes(m: &SchemaManager<'_>, from: &[&str], to: &[&str]) -> Re
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// On SQLite too: the column and the table rebuild land together or not at all.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .alter_table(

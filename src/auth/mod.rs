@@ -103,6 +103,19 @@ pub enum Rejected {
     /// The credentials could not be checked: the database is unreachable. Not the caller's fault, so never
     /// reported as `unauthenticated` (which would sign the SPA out).
     Unavailable,
+    /// Checking them failed otherwise (logged): `internal`, again not the caller's fault.
+    Failed,
+}
+
+/// Why checking credentials failed, by what the database said.
+fn failed_check(e: &sea_orm::DbErr, what: &str) -> Rejected {
+    if crate::error::is_outage(e) {
+        tracing::warn!(error = %e, "{what}");
+        Rejected::Unavailable
+    } else {
+        tracing::error!(error = %e, "{what}");
+        Rejected::Failed
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -145,10 +158,7 @@ pub async fn authenticate(
                 (caller, None)
             }
             Ok(None) => (caller, Some(Rejected::ApiKey)),
-            Err(e) => {
-                tracing::warn!(error = %e, "checking an API key");
-                (caller, Some(Rejected::Unavailable))
-            }
+            Err(e) => (caller, Some(failed_check(&e, "checking an API key"))),
         };
     }
     let Ok(claims) = auth.keys.verify_access(&token) else {
@@ -161,10 +171,7 @@ pub async fn authenticate(
             (caller, None)
         }
         Ok(false) => (caller, Some(Rejected::Token)),
-        Err(e) => {
-            tracing::warn!(error = %e, "checking a session");
-            (caller, Some(Rejected::Unavailable))
-        }
+        Err(e) => (caller, Some(failed_check(&e, "checking a session"))),
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::RwLock;
 use uuid::Uuid;
 
 use super::catalog::{OWNER, Perm};
+use crate::fanout::Fanout;
 use crate::services::Caller;
 
 /// RBAC with domains: a user holds a role in a location (its id) or everywhere (`*`); roles hold permissions
@@ -283,11 +284,14 @@ impl Access {
         self.grants.iter().map(|(p, s)| (*p, s))
     }
 
-    /// Holds the owner role for every location (a branch-level owner is not the shop's owner).
+    /// A user holding the owner role for every location (a branch-level owner is not the shop's owner, and
+    /// an integration's key is nobody's owner).
     pub fn is_owner(&self) -> bool {
-        self.holdings
-            .iter()
-            .any(|h| h.role == OWNER && h.domain == EVERYWHERE)
+        self.user_id.is_some()
+            && self
+                .holdings
+                .iter()
+                .any(|h| h.role == OWNER && h.domain == EVERYWHERE)
     }
 
     /// Whether this caller may do everything `other` may, wherever `other` may do it.
@@ -302,7 +306,7 @@ impl Access {
 /// The enforcer, shared by the requests of one process.
 pub struct Policy {
     enforcer: RwLock<Enforcer>,
-    notify: Option<(redis::aio::ConnectionManager, String)>,
+    fanout: Arc<Fanout>,
     /// Bumped by every reload: what was worked out from older rules is worked out again.
     generation: AtomicU64,
     /// Each subject's access under the rules of a generation: the same caller asks again and again, and
@@ -339,20 +343,41 @@ fn add(grants: &mut HashMap<Perm, Scope>, perm: Perm, domain: &str) {
 }
 
 impl Policy {
+    /// Loads the rules, reloads them whenever another replica announces a change (or may have), and, since an
+    /// announcement can be lost and rules can be written outside the server, at least every `refresh`.
     pub async fn load(
         conn: DatabaseConnection,
-        redis: Option<(redis::aio::ConnectionManager, String)>,
-    ) -> anyhow::Result<Self> {
+        fanout: Arc<Fanout>,
+        refresh: std::time::Duration,
+    ) -> anyhow::Result<Arc<Self>> {
         let model = DefaultModel::from_str(MODEL).await?;
         let mut enforcer = Enforcer::new(model, SeaOrmAdapter::new(conn)).await?;
         // Rules are written by the services, inside their audited transactions; casbin only reads them.
         enforcer.enable_auto_save(false);
-        Ok(Self {
+        let me = Arc::new(Self {
             enforcer: RwLock::new(enforcer),
-            notify: redis,
+            fanout: Arc::clone(&fanout),
             generation: AtomicU64::new(0),
             worked_out: Mutex::default(),
-        })
+        });
+        let weak = Arc::downgrade(&me);
+        fanout.on("policy", move |_| {
+            if let Some(policy) = weak.upgrade() {
+                tokio::spawn(async move { policy.reload_logged().await });
+            }
+        });
+        let weak = Arc::downgrade(&me);
+        let every = refresh.max(std::time::Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(policy) = weak.upgrade() else {
+                    return;
+                };
+                policy.reload_logged().await;
+            }
+        });
+        Ok(me)
     }
 
     /// Re-reads the rules from the database.
@@ -365,22 +390,16 @@ impl Policy {
         Ok(())
     }
 
-    /// Reloads here and tells the other replicas to do the same.
-    pub async fn changed(&self) {
+    async fn reload_logged(&self) {
         if let Err(e) = self.reload().await {
             tracing::error!(error = format!("{e:#}"), "reloading the access policy");
         }
-        if let Some((conn, channel)) = &self.notify {
-            let mut conn = conn.clone();
-            let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(channel)
-                .arg("reload")
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "telling the other replicas about a policy change");
-            }
-        }
+    }
+
+    /// Reloads here and tells the other replicas to do the same. Call it after the change has committed.
+    pub async fn changed(&self) {
+        self.reload_logged().await;
+        self.fanout.announce("policy", String::new());
     }
 
     /// Whether casbin allows `subject` the permission at `location`: the decision `explainAccess` reports.
@@ -495,32 +514,4 @@ impl Policy {
     fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<Access>)>> {
         self.worked_out.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Listens for policy changes made by other replicas and reloads; reconnects when Redis goes away.
-pub fn watch(policy: Arc<Policy>, client: redis::Client, channel: String) {
-    tokio::spawn(async move {
-        use futures_util::StreamExt as _;
-        loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => {
-                    if pubsub.subscribe(&channel).await.is_ok() {
-                        // Changes made while disconnected are picked up now.
-                        let _ = policy.reload().await;
-                        let mut messages = pubsub.on_message();
-                        while messages.next().await.is_some() {
-                            if let Err(e) = policy.reload().await {
-                                tracing::error!(
-                                    error = format!("{e:#}"),
-                                    "reloading the access policy"
-                                );
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "policy watcher: Redis unreachable; retrying"),
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-    });
 }

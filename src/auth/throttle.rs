@@ -219,13 +219,24 @@ impl Throttle {
 
     /// The attempt succeeded: its accounts' failures are forgotten, and its addresses get the attempt back.
     pub async fn succeeded(&self, attempt: Attempt) {
+        self.settle(attempt, true).await;
+    }
+
+    /// The secret could not be checked (the database failed, say): the attempt is given back everywhere and
+    /// counts neither way.
+    pub async fn release(&self, attempt: Attempt) {
+        self.settle(attempt, false).await;
+    }
+
+    async fn settle(&self, attempt: Attempt, success: bool) {
         for s in &attempt.subjects {
+            let forget = success && s.account;
             if let Some((conn, prefix)) = &self.redis {
                 let (fails, lock) = (
                     format!("{prefix}throttle:fails:{}", s.key),
                     format!("{prefix}throttle:lock:{}", s.key),
                 );
-                let cmd = if s.account {
+                let cmd = if forget {
                     let mut c = redis::cmd("DEL");
                     c.arg(fails).arg(lock);
                     c
@@ -246,7 +257,7 @@ impl Throttle {
             }
             // The attempt may have been counted here while Redis was away.
             let mut map = memory(&self.memory);
-            if s.account {
+            if forget {
                 map.remove(&s.key);
             } else if let Some(e) = map.get_mut(&s.key) {
                 e.failures = e.failures.saturating_sub(1);

@@ -1,33 +1,36 @@
-//! What each replica remembers across requests until a change anywhere says otherwise: the sessions it found live
+//! What each replica remembers across requests until a change says otherwise: the sessions it found live
 //! (every request must know that its session still holds, and asking the database each time is most of the
 //! cost of a small read) and the shop's staff (the users the screens name beside nearly every record).
 //!
-//! Correctness rests on an epoch. A request reads it before asking the database and keeps what it learnt only
-//! under that epoch; every change bumps it after its transaction commits, here and, through Redis, on every
-//! other replica, so nothing read before a change outlives it. With Redis configured, nothing is remembered
-//! unless this replica is subscribed to the other replicas' changes: while Redis is away, every request asks
-//! the database again.
+//! Correctness rests on an epoch and an age. A request reads the epoch before asking the database and keeps what
+//! it learnt only under that epoch; every change bumps it after its transaction commits, here and, through the
+//! [`Fanout`], on every other replica, so nothing read before a change outlives it. A message can be lost, and a
+//! write can be made outside the server: so no entry is trusted for longer than its time to live
+//! (`AUTOSHOP_CACHE_TTL_SECS`), which bounds how stale any replica can be. With Redis configured, nothing is
+//! remembered unless this replica hears the others' changes.
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::fanout::Fanout;
+
 /// Entries kept at most; past this the memory starts over (what is in use refills it at once).
 const MAX_ENTRIES: usize = 50_000;
 
-/// Values read from the database, kept until the next change anywhere.
+/// Values read from the database, kept until the next change anywhere or until they are too old.
 pub struct Remembered<K, V> {
-    /// What is remembered, for the logs.
+    /// What is remembered: the topic its changes are announced under.
     what: &'static str,
     epoch: AtomicU64,
-    /// Whether this replica hears every change: always when alone, only while subscribed with Redis.
-    trusted: AtomicBool,
-    entries: Mutex<HashMap<K, V>>,
-    notify: OnceLock<(redis::aio::ConnectionManager, String)>,
+    ttl: Duration,
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+    fanout: Arc<Fanout>,
 }
 
 /// Sessions found live, each with its own end.
@@ -41,27 +44,28 @@ impl<K, V> std::fmt::Debug for Remembered<K, V> {
         f.debug_struct("Remembered")
             .field("what", &self.what)
             .field("epoch", &self.epoch.load(Ordering::Relaxed))
-            .field("trusted", &self.trusted.load(Ordering::Relaxed))
+            .field("ttl", &self.ttl)
             .finish()
     }
 }
 
 impl<K: Eq + Hash + Send + 'static, V: Clone + Send + 'static> Remembered<K, V> {
-    /// Deaf until told otherwise: remembers nothing.
-    fn deaf(what: &'static str) -> Self {
-        Self {
+    /// Remembers `what` for at most `ttl` (nothing at all for zero), forgetting it whenever another replica
+    /// announces a change of it through `fanout`, or may have.
+    pub fn new(what: &'static str, ttl: Duration, fanout: Arc<Fanout>) -> Arc<Self> {
+        let me = Arc::new(Self {
             what,
             epoch: AtomicU64::new(0),
-            trusted: AtomicBool::new(false),
+            ttl,
             entries: Mutex::new(HashMap::new()),
-            notify: OnceLock::new(),
-        }
-    }
-
-    /// Alone (no Redis): this process sees every change there is.
-    pub fn alone(what: &'static str) -> Self {
-        let me = Self::deaf(what);
-        me.trusted.store(true, Ordering::SeqCst);
+            fanout: Arc::clone(&fanout),
+        });
+        let weak = Arc::downgrade(&me);
+        fanout.on(what, move |_| {
+            if let Some(me) = weak.upgrade() {
+                me.forget();
+            }
+        });
         me
     }
 
@@ -70,17 +74,20 @@ impl<K: Eq + Hash + Send + 'static, V: Clone + Send + 'static> Remembered<K, V> 
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// What was remembered for `key`, with no change since.
+    /// What was remembered for `key`, with no change since and younger than the time to live.
     pub fn get(&self, key: &K) -> Option<V> {
-        if !self.trusted.load(Ordering::SeqCst) {
+        if !self.fanout.hearing() {
             return None;
         }
-        self.lock().get(key).cloned()
+        self.lock()
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(v, _)| v.clone())
     }
 
     /// Keeps what the database said at `epoch`, unless a change came in between.
     pub fn remember(&self, key: K, value: V, epoch: u64) {
-        if !self.trusted.load(Ordering::SeqCst) {
+        if !self.fanout.hearing() || self.ttl.is_zero() {
             return;
         }
         let mut entries = self.lock();
@@ -90,26 +97,14 @@ impl<K: Eq + Hash + Send + 'static, V: Clone + Send + 'static> Remembered<K, V> 
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, value);
+        entries.insert(key, (value, Instant::now()));
     }
 
     /// Something changed: forget everything here and tell the other replicas. Call it after the change has
     /// committed.
     pub fn changed(&self) {
         self.forget();
-        if let Some((conn, channel)) = self.notify.get() {
-            let (mut conn, channel, what) = (conn.clone(), channel.clone(), self.what);
-            tokio::spawn(async move {
-                let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                    .arg(&channel)
-                    .arg("changed")
-                    .query_async(&mut conn)
-                    .await;
-                if let Err(e) = r {
-                    tracing::error!(error = %e, what, "telling the other replicas about a change");
-                }
-            });
-        }
+        self.fanout.announce(self.what, String::new());
     }
 
     fn forget(&self) {
@@ -118,44 +113,8 @@ impl<K: Eq + Hash + Send + 'static, V: Clone + Send + 'static> Remembered<K, V> 
         entries.clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (V, Instant)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Shares changes with the other replicas through Redis: publishes this replica's, and trusts what it
-    /// remembers only while it hears theirs. Reconnects when Redis goes away.
-    pub fn share(
-        self: &Arc<Self>,
-        client: redis::Client,
-        conn: redis::aio::ConnectionManager,
-        channel: String,
-    ) {
-        self.trusted.store(false, Ordering::SeqCst);
-        let _ = self.notify.set((conn, channel.clone()));
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            use futures_util::StreamExt as _;
-            loop {
-                if let Ok(mut pubsub) = client.get_async_pubsub().await
-                    && pubsub.subscribe(&channel).await.is_ok()
-                {
-                    // Whatever changed while deaf is unknown: start from nothing.
-                    me.forget();
-                    me.trusted.store(true, Ordering::SeqCst);
-                    let mut messages = pubsub.on_message();
-                    while messages.next().await.is_some() {
-                        me.forget();
-                    }
-                    me.trusted.store(false, Ordering::SeqCst);
-                    me.forget();
-                    tracing::warn!(
-                        what = me.what,
-                        "change channel lost: asking the database on every request"
-                    );
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        });
     }
 }
 
@@ -176,9 +135,13 @@ impl LiveSessions {
 mod tests {
     use super::*;
 
+    fn sessions(ttl: Duration) -> Arc<LiveSessions> {
+        LiveSessions::new("sessions", ttl, Fanout::alone())
+    }
+
     #[test]
     fn a_revocation_forgets_what_was_read_before_it() {
-        let live = LiveSessions::alone("sessions");
+        let live = sessions(Duration::from_secs(60));
         let (u, s, now) = (Uuid::now_v7(), Uuid::now_v7(), Utc::now());
         let later = now + chrono::Duration::hours(1);
         let before = live.epoch();
@@ -194,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_remembered_session_still_ends_on_time() {
-        let live = LiveSessions::alone("sessions");
+        let live = sessions(Duration::from_secs(60));
         let (u, s, now) = (Uuid::now_v7(), Uuid::now_v7(), Utc::now());
         live.remember((u, s), now + chrono::Duration::seconds(1), live.epoch());
         assert!(live.is_live(u, s, now));
@@ -202,10 +165,15 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_remembered_while_deaf_to_other_replicas() {
-        let live = LiveSessions::deaf("sessions");
+    fn nothing_is_trusted_longer_than_its_time_to_live() {
+        let live = sessions(Duration::from_millis(50));
         let (u, s, now) = (Uuid::now_v7(), Uuid::now_v7(), Utc::now());
         live.remember((u, s), now + chrono::Duration::hours(1), live.epoch());
-        assert!(!live.is_live(u, s, now));
+        assert!(live.is_live(u, s, now));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(!live.is_live(u, s, now), "asked again once too old");
+        let never = sessions(Duration::ZERO);
+        never.remember((u, s), now + chrono::Duration::hours(1), never.epoch());
+        assert!(!never.is_live(u, s, now));
     }
 }

@@ -22,36 +22,18 @@ use sea_orm::{
 };
 
 use crate::config::{Backend, DatabaseSettings};
+use crate::fanout::Fanout;
 
 /// Counts every statement this connection pool runs: the N+1 tests and `/metrics` read it.
 #[derive(Debug, Default)]
 pub struct DbStats {
     statements: AtomicU64,
-    users_written: AtomicU64,
 }
 
 impl DbStats {
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
     }
-
-    /// Statements run so far that write the `users` table, whichever code path sent them: a mutation that
-    /// sees this move while it runs has changed the staff (or run beside a change), and says so once it has
-    /// committed (see [`live::Staff`]).
-    pub fn users_written(&self) -> u64 {
-        self.users_written.load(Ordering::SeqCst)
-    }
-}
-
-/// Whether a statement writes the `users` table (the statements sea-query builds, on either backend).
-fn writes_users(sql: &str) -> bool {
-    [
-        "UPDATE \"users\"",
-        "INSERT INTO \"users\"",
-        "DELETE FROM \"users\"",
-    ]
-    .iter()
-    .any(|w| sql.starts_with(w))
 }
 
 /// A pool on either backend, with its statement counter.
@@ -63,9 +45,11 @@ pub struct Db {
     pub reads: reads::Reads,
     pub stats: Arc<DbStats>,
     pub backend: Backend,
-    /// Sessions found live, until a revocation says otherwise.
+    /// What this replica tells the others, and hears from them, after a change commits.
+    pub fanout: Arc<Fanout>,
+    /// Sessions found live, until a revocation says otherwise (see [`live`]).
     pub sessions: Arc<live::LiveSessions>,
-    /// The shop's users, until a mutation that wrote them commits (see [`live`]).
+    /// The shop's users, until a service announces that it changed one (see [`live`]).
     pub staff: Arc<live::Staff>,
     /// When idle connections were last swept after a failure to reach the database (ms since the epoch).
     swept_at: Arc<AtomicU64>,
@@ -111,7 +95,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     conn.set_metric_callback(move |info| {
         record_statement(&counter, info.elapsed, &info.statement.sql, info.failed);
     });
-    let staff = Arc::new(live::Staff::alone("staff"));
+    let fanout = Fanout::alone();
     let reads = match backend {
         Backend::Postgres => reads::Reads::postgres(
             conn.clone(),
@@ -136,8 +120,9 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
         reads,
         stats,
         backend,
-        sessions: Arc::new(live::LiveSessions::alone("sessions")),
-        staff,
+        sessions: live::LiveSessions::new("sessions", settings.remember_for, Arc::clone(&fanout)),
+        staff: live::Staff::new("staff", settings.remember_for, Arc::clone(&fanout)),
+        fanout,
         swept_at: Arc::default(),
     })
 }
@@ -164,9 +149,6 @@ fn pg_options(settings: &DatabaseSettings) -> anyhow::Result<PgConnectOptions> {
 /// Counts a statement for the N+1 tests and `/metrics`, whichever pool ran it.
 fn record_statement(stats: &DbStats, elapsed: Duration, sql: &str, failed: bool) {
     stats.statements.fetch_add(1, Ordering::Relaxed);
-    if writes_users(sql) {
-        stats.users_written.fetch_add(1, Ordering::SeqCst);
-    }
     tracing::trace!(target: "autoshop::sql", elapsed_us = elapsed.as_micros() as u64, sql = %sql, "statement");
     metrics::counter!("autoshop_db_statements_total", "failed" => if failed { "true" } else { "false" })
         .increment(1);
@@ -276,29 +258,5 @@ mod tests {
         );
         assert_eq!(sqlite_dir("sqlite::memory:"), None);
         assert_eq!(sqlite_dir("sqlite://shop.db"), None);
-    }
-
-    #[test]
-    fn the_statements_that_write_users_are_told_from_those_that_read_them_or_write_elsewhere() {
-        use entity::{customers, users};
-        use sea_orm::sea_query::Expr;
-        use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait};
-        let id = uuid::Uuid::now_v7();
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            let sql = |q: sea_orm::Statement| q.sql;
-            let update = users::Entity::update_many()
-                .col_expr(users::Column::Name, Expr::value("Renata"))
-                .filter(users::Column::Id.eq(id))
-                .build(backend);
-            let delete = users::Entity::delete_by_id(id).build(backend);
-            let read = users::Entity::find_by_id(id).build(backend);
-            let elsewhere = customers::Entity::update_many()
-                .col_expr(customers::Column::Name, Expr::value("Renata"))
-                .build(backend);
-            assert!(writes_users(&sql(update)), "{backend:?}");
-            assert!(writes_users(&sql(delete)), "{backend:?}");
-            assert!(!writes_users(&sql(read)), "{backend:?}");
-            assert!(!writes_users(&sql(elsewhere)), "{backend:?}");
-        }
     }
 }

@@ -25,24 +25,39 @@ impl<M: Positional + FromQueryResult> FromQueryResult for ByPosition<M> {
     }
 }
 
-/// `M` from the columns of `res` that start at `at`; `None` for a row of neither SQLx backend.
+/// `M` from the columns of `res` that start at `at`; `None` for a row of neither SQLx backend. A row whose
+/// columns there are not the model's, by name and in order (a renamed, missing or extra column), is an error,
+/// never misread: checked in every build, a few short comparisons per row.
 fn read_at<M: Positional>(res: &QueryResult, at: usize) -> Option<Result<M, DbErr>> {
     if let Some(row) = res.try_as_pg_row() {
-        debug_assert!(in_order::<M>(sea_orm::sqlx::Row::columns(row), at));
-        return Some(M::from_pg_row(row, at).map_err(unreadable));
+        return Some(
+            in_order::<M>(sea_orm::sqlx::Row::columns(row), at)
+                .and_then(|()| M::from_pg_row(row, at).map_err(unreadable)),
+        );
     }
     let row = res.try_as_sqlite_row()?;
-    debug_assert!(in_order::<M>(sea_orm::sqlx::Row::columns(row), at));
-    Some(M::from_sqlite_row(row, at).map_err(unreadable))
+    Some(
+        in_order::<M>(sea_orm::sqlx::Row::columns(row), at)
+            .and_then(|()| M::from_sqlite_row(row, at).map_err(unreadable)),
+    )
 }
 
-/// Whether the row holds the model's columns from `at`, in its order (checked in debug builds: the tests).
-fn in_order<M: Positional>(columns: &[impl sea_orm::sqlx::Column], at: usize) -> bool {
-    columns.len() >= at + M::COLUMNS.len()
+/// Whether the row holds the model's columns from `at`, in its order.
+fn in_order<M: Positional>(columns: &[impl sea_orm::sqlx::Column], at: usize) -> Result<(), DbErr> {
+    let fits = columns.len() >= at + M::COLUMNS.len()
         && M::COLUMNS
             .iter()
             .zip(&columns[at..])
-            .all(|(want, got)| *want == got.name())
+            .all(|(want, got)| *want == got.name());
+    if fits {
+        Ok(())
+    } else {
+        let got: Vec<&str> = columns.iter().skip(at).map(|c| c.name()).collect();
+        Err(DbErr::Type(format!(
+            "reading a row by position: expected columns {:?} from {at}, got {got:?}",
+            M::COLUMNS
+        )))
+    }
 }
 
 fn unreadable(e: sea_orm::sqlx::Error) -> DbErr {
@@ -182,4 +197,35 @@ fn with_columns<F: EntityTrait, E: EntityTrait>(mut select: Select<E>) -> Select
         select = select.expr(Expr::col((F::default(), c)));
     }
     select
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    use super::*;
+
+    /// The row a query for a role would return, with the given name in the place of `key`.
+    async fn role_row(key_column: &str) -> QueryResult {
+        let conn = Database::connect("sqlite::memory:").await.expect("sqlite");
+        let sql = format!(
+            "SELECT X'0192d6a48f0e7c4e9a1b000000000001' AS id, '2026-12-04T00:00:00Z' AS created_at, \
+             '2026-12-04T00:00:00Z' AS updated_at, 'owner' AS {key_column}, 'Owner' AS name, NULL AS description, \
+             1 AS built_in, 1 AS version"
+        );
+        conn.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+            .await
+            .expect("query")
+            .expect("a row")
+    }
+
+    #[tokio::test]
+    async fn a_row_whose_columns_are_not_the_models_is_an_error_in_every_build() {
+        let renamed = role_row("role_key").await;
+        let e = read::<entity::roles::Model>(&renamed, 0).expect_err("renamed column");
+        assert!(e.to_string().contains("role_key"), "{e}");
+        let fine = role_row("key").await;
+        let role = read::<entity::roles::Model>(&fine, 0).expect("the model's own columns");
+        assert_eq!(role.key, "owner");
+    }
 }

@@ -38,6 +38,13 @@ pub async fn create(
             format!("no role with the key `{}`", new.role),
         ));
     }
+    if new.role == crate::auth::catalog::OWNER && !access.is_owner() {
+        return Err(AppError::invalid(
+            "role",
+            "escalation",
+            "only the shop's owners make keys that act as owners",
+        ));
+    }
     for p in policy.grants_of(&new.role).await {
         if !access.everywhere(p) {
             return Err(AppError::invalid(

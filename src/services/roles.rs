@@ -269,8 +269,8 @@ pub async fn delete(
     Ok(role)
 }
 
-/// Grants (or revokes) permissions on a role. Nobody grants what they do not hold everywhere; the owner role
-/// always holds everything.
+/// Grants (or revokes) permissions on a role. Nobody grants or revokes what they do not hold everywhere; the
+/// owner role always holds everything.
 pub async fn set_grants(
     db: &Db,
     policy: &Policy,
@@ -289,10 +289,10 @@ pub async fn set_grants(
             "the owner role always holds every permission",
         ));
     }
-    if grant {
-        for p in perms {
-            no_escalation(access, *p, EVERYWHERE)?;
-        }
+    // Taking a right away from a role is as much a use of it as handing it out: otherwise one could strip the
+    // roles of those above them until they could act on them.
+    for p in perms {
+        no_escalation(access, *p, EVERYWHERE)?;
     }
     let before: BTreeSet<String> = grants_in(&tx, &role.key).await?;
     for p in perms {

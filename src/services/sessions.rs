@@ -103,9 +103,20 @@ pub async fn login(
     let acct = auth.throttle.account("login", email);
     let addr = auth.throttle.address("login", caller.ip.as_deref());
     let attempt = attempt(auth, &[&acct, &addr]).await?;
-    let user = find_live_user(&db.conn, email).await?;
-    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verified = auth.hasher.verify(password, stored).await?;
+    let checked = async {
+        let user = find_live_user(&db.conn, email).await?;
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let verified = auth.hasher.verify(password, stored).await?;
+        AppResult::Ok((user, verified))
+    };
+    let (user, verified) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // Nothing was checked: no guess to count.
+            auth.throttle.release(attempt).await;
+            return Err(e);
+        }
+    };
     let Some(user) = user.filter(|_| verified != Verified::No) else {
         audit_event(
             db,
@@ -119,6 +130,8 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     if user.status != "active" {
+        // The password was right: not a guess, and no reward either.
+        auth.throttle.release(attempt).await;
         audit_event(
             db,
             caller,
@@ -245,7 +258,14 @@ pub async fn login_second_factor(
         ));
     };
     let acct = auth.throttle.account("mfa", &pending.user_id.to_string());
-    let by_account = attempt(auth, &[&acct]).await?;
+    let by_account = match attempt(auth, &[&acct]).await {
+        Ok(a) => a,
+        Err(e) => {
+            // The account waits: the address is not charged for a code nobody checked.
+            auth.throttle.release(by_address).await;
+            return Err(e);
+        }
+    };
     let user = users::Entity::find_by_id(pending.user_id)
         .filter(users::Column::DeletedAt.is_null())
         .one(&db.conn)

@@ -221,6 +221,7 @@ pub async fn create(
     }
     audit::record(&tx, caller, "user", user.id, "create", None, Some(&user)).await?;
     tx.commit().await?;
+    db.staff.changed();
     Ok(user)
 }
 
@@ -238,7 +239,7 @@ pub async fn update(
     ch: UserChanges,
 ) -> AppResult<users::Model> {
     may_act_on(policy, access, id).await?;
-    edit::<users::ActiveModel>(
+    let edited = edit::<users::ActiveModel>(
         db,
         caller,
         "user",
@@ -258,7 +259,9 @@ pub async fn update(
             Ok(())
         },
     )
-    .await
+    .await?;
+    db.staff.changed();
+    Ok(edited)
 }
 
 /// Marks `new` as the user's pending e-mail, with a confirmation link to it and a warning to the old address;
@@ -326,16 +329,30 @@ pub async fn confirm_email_change(
         )
     };
     let tx = db.write_tx().await?;
-    let Some(spent) = spend_one_time_token(&tx, token, &["email_change"]).await? else {
+    // The user's row is locked before the token is spent, in the order a request for a change takes them.
+    let Some(pending) = one_time_tokens::Entity::find()
+        .filter(one_time_tokens::Column::TokenHash.eq(crypto::sha256_hex(token.trim().as_bytes())))
+        .filter(one_time_tokens::Column::Purpose.eq("email_change"))
+        .filter(one_time_tokens::Column::UsedAt.is_null())
+        .filter(one_time_tokens::Column::ExpiresAt.gt(Utc::now()))
+        .one(&tx)
+        .await?
+    else {
         return Err(invalid());
     };
-    auth.throttle.succeeded(attempt).await;
-    let before = users::Entity::find_by_id(spent.user_id)
+    let before = users::Entity::find_by_id(pending.user_id)
         .filter(users::Column::DeletedAt.is_null())
         .lock_exclusive()
         .one(&tx)
         .await?
         .ok_or_else(invalid)?;
+    if spend_one_time_token(&tx, token, &["email_change"])
+        .await?
+        .is_none()
+    {
+        return Err(invalid());
+    }
+    auth.throttle.succeeded(attempt).await;
     let Some(new) = before.pending_email.clone() else {
         return Err(invalid());
     };
@@ -350,6 +367,14 @@ pub async fn confirm_email_change(
         "email_changed",
     )
     .await?;
+    // Links already sent to the old address stop working with it.
+    one_time_tokens::Entity::update_many()
+        .col_expr(one_time_tokens::Column::UsedAt, Expr::value(Utc::now()))
+        .filter(one_time_tokens::Column::UserId.eq(before.id))
+        .filter(one_time_tokens::Column::Purpose.is_in(["password_reset", "invitation"]))
+        .filter(one_time_tokens::Column::UsedAt.is_null())
+        .exec(&tx)
+        .await?;
     audit::record(
         &tx,
         caller,
@@ -362,6 +387,7 @@ pub async fn confirm_email_change(
     .await?;
     tx.commit().await?;
     db.sessions.revoked();
+    db.staff.changed();
     Ok(after)
 }
 
@@ -409,6 +435,7 @@ pub async fn set_blocked(
         })
         .await;
     db.sessions.revoked();
+    db.staff.changed();
     edited
 }
 
@@ -448,6 +475,7 @@ pub async fn set_deleted(
         })
         .await;
     db.sessions.revoked();
+    db.staff.changed();
     deleted
 }
 
@@ -660,6 +688,7 @@ pub async fn reset_password(
     .await?;
     tx.commit().await?;
     db.sessions.revoked();
+    db.staff.changed();
     Ok(())
 }
 
@@ -775,6 +804,7 @@ pub async fn confirm_totp(
     )
     .await?;
     tx.commit().await?;
+    db.staff.changed();
     Ok(codes)
 }
 
@@ -810,5 +840,6 @@ pub async fn disable_totp(db: &Db, auth: &Auth, caller: &Caller, password: &str)
     )
     .await?;
     tx.commit().await?;
+    db.staff.changed();
     Ok(())
 }

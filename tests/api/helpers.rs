@@ -313,7 +313,14 @@ impl TestApp {
 
     /// A second replica on the same database (and Redis), as behind a load balancer.
     pub async fn spawn_beside(&self) -> Self {
-        Self::start(self.env.clone(), None).await
+        self.spawn_beside_with(&[]).await
+    }
+
+    /// A second replica on the same database, with some variables of its own.
+    pub async fn spawn_beside_with(&self, vars: &[(&str, &str)]) -> Self {
+        let mut env = self.env.clone();
+        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self::start(env, None).await
     }
 
     async fn start(env: HashMap<String, String>, database: Option<TestDb>) -> Self {

@@ -2,6 +2,7 @@
 //! or on PostgreSQL when `DATABASE_URL` names one.
 
 mod access;
+mod caches;
 mod contract;
 mod customers;
 mod helpers;

@@ -18,6 +18,7 @@ async fn connect(db: &TestDb, size: u32) -> Db {
         url: Secret::new(db.url.clone()),
         max_connections: size,
         auto_migrate: false,
+        remember_for: Duration::from_secs(5),
     })
     .await
     .expect("connects")

@@ -291,14 +291,14 @@ async fn taking_a_role_away_needs_its_rights_and_the_owner_role_needs_an_owner()
 /// Two owners who each try to remove the other at the same moment: one of them stays.
 async fn race(
     app: &TestApp,
+    first: &str,
     second: &str,
     query: &str,
     vars: [Value; 2],
     field: &str,
 ) -> Vec<String> {
-    let tokens = [app.owner_token.as_str(), second];
-    let attempts = tokens
-        .iter()
+    let attempts = [first, second]
+        .into_iter()
         .zip(vars)
         .map(|(t, v)| app.gql_as(Some(t), query, v));
     futures_util::future::join_all(attempts)
@@ -309,36 +309,91 @@ async fn race(
 }
 
 #[tokio::test]
+async fn only_owners_make_owner_keys_and_nobody_strips_rights_they_lack() {
+    let app = TestApp::spawn().await;
+    let catalog = app
+        .ok("{ permissions { permissions { key } } }", json!({}))
+        .await;
+    let every: Vec<&str> = catalog["permissions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["permissions"].as_array().into_iter().flatten())
+        .filter_map(|p| p["key"].as_str())
+        .collect();
+    // Every right there is, but not the owner role.
+    let almighty = role_with(&app, "Almighty", &every).await;
+    let (_, deputy) = app
+        .staff_with_role("deputy@shop.test", &almighty, None)
+        .await;
+    let key = app
+        .gql_as(
+            Some(&deputy),
+            "mutation { createApiKey(input: { name: \"x\", role: \"owner\" }) { errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(outcome(&key, "createApiKey"), "escalation", "{key}");
+    assert_eq!(app.count("api_keys").await, 0);
+
+    let managers = role_with(&app, "Role admin", &["role:manage"]).await;
+    let (_, manager) = app
+        .staff_with_role("roles@shop.test", &managers, None)
+        .await;
+    let cashier_role = app.role_id("cashier").await;
+    let stripped = app
+        .gql_as(
+            Some(&manager),
+            "mutation($input: RolePermissionsInput!) { revokePermissions(input: $input) { errors { code } } }",
+            json!({ "input": { "roleId": cashier_role, "permissions": ["payment:record"] } }),
+        )
+        .await;
+    assert_eq!(
+        outcome(&stripped, "revokePermissions"),
+        "escalation",
+        "{stripped}"
+    );
+}
+
+#[tokio::test]
 async fn two_owners_removing_each_other_at_once_leave_one_owner() {
     let app = TestApp::spawn().await;
     let owner_role = app.role_id("owner").await;
     let (first, _) = me(&app, &app.owner_token).await;
-    let (second, token) = app
-        .staff_with_role("second.owner@shop.test", "owner", None)
-        .await;
-    let vars = [
-        json!({ "input": { "userId": second, "roleId": owner_role } }),
-        json!({ "input": { "userId": first, "roleId": owner_role } }),
-    ];
-    let outcomes = race(&app, &token, UNASSIGN, vars, "unassignRole").await;
-    // The loser either saw the other still an owner (`last_owner`) or came after and no longer held the right
-    // to manage roles at all (`forbidden`); never do both go through.
-    assert_eq!(
-        outcomes.iter().filter(|o| *o == "ok").count(),
-        1,
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes
-            .iter()
-            .all(|o| ["ok", "last_owner", "forbidden"].contains(&o.as_str())),
-        "{outcomes:?}"
-    );
-    assert_eq!(
-        app.count("casbin_rule WHERE ptype = 'g' AND v1 = 'owner' AND v2 = '*'")
-            .await,
-        1
-    );
+    // Several rounds, so that in some the two requests overlap: each time a new second owner, and whoever of
+    // the two is left is the one who goes on.
+    let mut survivor = (first, app.owner_token.clone());
+    for round in 0..5 {
+        let (second, token) = app
+            .staff_with_role(&format!("owner{round}@shop.test"), "owner", None)
+            .await;
+        let vars = [
+            json!({ "input": { "userId": second, "roleId": owner_role } }),
+            json!({ "input": { "userId": survivor.0, "roleId": owner_role } }),
+        ];
+        let outcomes = race(&app, &survivor.1, &token, UNASSIGN, vars, "unassignRole").await;
+        // The loser either saw the other still an owner (`last_owner`) or came after and no longer held the
+        // right to manage roles at all (`forbidden`); never do both go through.
+        assert_eq!(
+            outcomes.iter().filter(|o| *o == "ok").count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| ["ok", "last_owner", "forbidden"].contains(&o.as_str())),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            app.count("casbin_rule WHERE ptype = 'g' AND v1 = 'owner' AND v2 = '*'")
+                .await,
+            1
+        );
+        if outcomes[1] == "ok" {
+            survivor = (second, token);
+        }
+    }
 }
 
 #[tokio::test]
@@ -353,7 +408,15 @@ async fn two_owners_blocking_each_other_at_once_leave_one_owner() {
         json!({ "input": { "id": second, "version": second_version } }),
         json!({ "input": { "id": first, "version": first_version } }),
     ];
-    let outcomes = race(&app, &token, BLOCK_USER, vars, "blockUser").await;
+    let outcomes = race(
+        &app,
+        &app.owner_token,
+        &token,
+        BLOCK_USER,
+        vars,
+        "blockUser",
+    )
+    .await;
     assert_eq!(
         outcomes.iter().filter(|o| *o == "ok").count(),
         1,
@@ -446,6 +509,27 @@ async fn an_amount_beyond_the_ledger_is_a_typed_error_and_records_nothing() {
             "{body}"
         );
     }
+    assert_eq!(app.count("payments").await, 0);
+
+    // An invoice whose balance already sits near what the column holds (written outside the API): the sum is
+    // checked, not wrapped.
+    // The test's only invoice.
+    app.sql_all(
+        "UPDATE invoices SET subtotal_minor = 9223372036854775807, discount_minor = 0, tax_minor = 0, \
+         total_minor = 9223372036854775807, paid_minor = 9223372036854775000",
+    )
+    .await;
+    let body = op(
+        &app,
+        &app.owner_token,
+        "RecordPayment",
+        json!({ "input": { "invoiceId": inv["id"], "amount": "999999999999.99", "method": "cash", "idempotencyKey": "overflow-key-3" } }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["recordPayment"]["errors"][0]["code"], "amount_too_large",
+        "{body}"
+    );
     assert_eq!(app.count("payments").await, 0);
 }
 
