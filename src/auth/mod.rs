@@ -10,6 +10,7 @@ pub mod password;
 pub mod policy;
 pub mod throttle;
 pub mod totp;
+pub mod visibility;
 
 use std::net::IpAddr;
 

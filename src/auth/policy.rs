@@ -284,6 +284,19 @@ impl Access {
         self.grants.iter().map(|(p, s)| (*p, s))
     }
 
+    /// Access made of these grants, for tests of the rules that read it.
+    #[cfg(test)]
+    pub(crate) fn with_grants(
+        user_id: Option<Uuid>,
+        grants: impl IntoIterator<Item = (Perm, Scope)>,
+    ) -> Access {
+        Access {
+            user_id,
+            grants: grants.into_iter().collect(),
+            holdings: Vec::new(),
+        }
+    }
+
     /// A user holding the owner role for every location (a branch-level owner is not the shop's owner, and
     /// an integration's key is nobody's owner).
     pub fn is_owner(&self) -> bool {

@@ -1,8 +1,7 @@
 //! The filtered list queries behind each connection, and the sort orders each list offers.
 
 use entity::{
-    api_keys, customers, files, invoices, locations, payments, users, vehicles,
-    work_order_mechanics, work_orders,
+    api_keys, customers, files, invoices, locations, payments, users, vehicles, work_orders,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, Select};
@@ -379,103 +378,6 @@ pub fn api_keys(include_revoked: bool) -> Select<api_keys::Entity> {
 pub fn api_key_sort() -> SortKey<api_keys::Entity> {
     use api_keys::Column as C;
     key("created", C::CreatedAt, C::Id, KeyKind::Time, true)
-}
-
-/// Where a caller may see records: everywhere, in some locations, or nowhere.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Within {
-    Everywhere,
-    Locations(Vec<Uuid>),
-    Nowhere,
-}
-
-/// A condition no row meets.
-pub fn nothing() -> Condition {
-    Condition::all().add(Expr::val(1).eq(0))
-}
-
-/// `column IN (locations)`; rows with no location count as inside when `open_when_null`.
-fn located<C: ColumnTrait>(column: C, w: &Within, open_when_null: bool) -> Condition {
-    match w {
-        Within::Everywhere => Condition::all(),
-        Within::Nowhere => nothing(),
-        Within::Locations(ls) => {
-            let mut c = Condition::any().add(column.is_in(ls.iter().copied()));
-            if open_when_null {
-                c = c.add(column.is_null());
-            }
-            c
-        }
-    }
-}
-
-/// Customers of the caller's locations (and those with no home location, whom every location serves).
-pub fn customers_within(w: &Within) -> Condition {
-    located(customers::Column::HomeLocationId, w, true)
-}
-
-/// Vehicles whose owner is a customer the caller may see.
-pub fn vehicles_within(w: &Within) -> Condition {
-    use sea_orm::QueryTrait;
-    match w {
-        Within::Everywhere => Condition::all(),
-        Within::Nowhere => nothing(),
-        Within::Locations(_) => {
-            let owners = customers::Entity::find()
-                .select_only()
-                .column(customers::Column::Id)
-                .filter(customers_within(w))
-                .into_query();
-            Condition::all().add(vehicles::Column::CustomerId.in_subquery(owners))
-        }
-    }
-}
-
-/// Work orders of the locations where the caller sees all of them, and those assigned to `user` where they see
-/// only their own.
-pub fn work_orders_within(all: &Within, assigned: &Within, user: Option<Uuid>) -> Condition {
-    use sea_orm::QueryTrait;
-    if *all == Within::Everywhere {
-        return Condition::all();
-    }
-    let mut c = Condition::any();
-    if *all != Within::Nowhere {
-        c = c.add(located(work_orders::Column::LocationId, all, false));
-    }
-    if let (Some(user), true) = (user, *assigned != Within::Nowhere) {
-        let mine = work_order_mechanics::Entity::find()
-            .select_only()
-            .column(work_order_mechanics::Column::WorkOrderId)
-            .filter(work_order_mechanics::Column::UserId.eq(user))
-            .into_query();
-        c = c.add(
-            Condition::all()
-                .add(located(work_orders::Column::LocationId, assigned, false))
-                .add(work_orders::Column::Id.in_subquery(mine)),
-        );
-    }
-    if c.is_empty() { nothing() } else { c }
-}
-
-pub fn invoices_within(w: &Within) -> Condition {
-    located(invoices::Column::LocationId, w, false)
-}
-
-/// Payments on invoices of the caller's locations.
-pub fn payments_within(w: &Within) -> Condition {
-    use sea_orm::QueryTrait;
-    match w {
-        Within::Everywhere => Condition::all(),
-        Within::Nowhere => nothing(),
-        Within::Locations(_) => {
-            let visible = invoices::Entity::find()
-                .select_only()
-                .column(invoices::Column::Id)
-                .filter(invoices_within(w))
-                .into_query();
-            Condition::all().add(payments::Column::InvoiceId.in_subquery(visible))
-        }
-    }
 }
 
 #[derive(Debug, Default)]

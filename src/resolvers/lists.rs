@@ -7,6 +7,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
+use crate::auth::visibility::{self, columns};
 use crate::config::Backend;
 use crate::db::batch;
 use crate::db::keyset::{PageArgs, PageRow, SortKey};
@@ -14,7 +15,6 @@ use crate::db::queries::{self, SortBy};
 use crate::db::rows::ByPosition;
 use crate::domain::{InvoiceStatus, WorkOrderStatus};
 use crate::schema::connection::{Conn, connection};
-use crate::schema::scope::within;
 use crate::schema::types::*;
 use crate::schema::{ids, state};
 use crate::services::reads::{self, Listed};
@@ -195,10 +195,8 @@ impl ListQuery {
             CustomerSort::CreatedAtDesc => (SortBy::CreatedAt, true),
             CustomerSort::UpdatedAtDesc => (SortBy::UpdatedAt, true),
         };
-        let select = queries::customers(&f).filter(queries::customers_within(&within(
-            access(ctx),
-            Perm::CustomerRead,
-        )));
+        let select = queries::customers(&f)
+            .filter(visibility::CUSTOMER.condition(access(ctx), &columns::customers()));
         let sort = queries::customer_sort(by, desc);
         let args = page(first, after, last, before);
         let node = ctx.look_ahead().field("edges").field("node");
@@ -247,10 +245,8 @@ impl ListQuery {
         let (by, desc) = sort.key();
         listed(
             ctx,
-            queries::vehicles(&f).filter(queries::vehicles_within(&within(
-                access(ctx),
-                Perm::VehicleRead,
-            ))),
+            queries::vehicles(&f)
+                .filter(visibility::VEHICLE.condition(access(ctx), &columns::vehicles())),
             &queries::vehicle_sort(by, desc),
             page(first, after, last, before),
             Vehicle,
@@ -285,11 +281,8 @@ impl ListQuery {
             include_deleted: deleted_allowed(ctx, include_deleted, Perm::WorkOrderDelete)?,
         };
         let (by, desc) = sort.key();
-        let select = queries::work_orders(&f).filter(queries::work_orders_within(
-            &within(access(ctx), Perm::WorkOrderRead),
-            &within(access(ctx), Perm::WorkOrderReadAssigned),
-            access(ctx).user_id,
-        ));
+        let select = queries::work_orders(&f)
+            .filter(visibility::WORK_ORDER.condition(access(ctx), &columns::work_orders()));
         let sort = queries::work_order_sort(by, desc);
         let args = page(first, after, last, before);
         let node = ctx.look_ahead().field("edges").field("node");
@@ -348,10 +341,8 @@ impl ListQuery {
         let (by, desc) = sort.key();
         listed(
             ctx,
-            queries::invoices(&f).filter(queries::invoices_within(&within(
-                access(ctx),
-                Perm::InvoiceRead,
-            ))),
+            queries::invoices(&f)
+                .filter(visibility::INVOICE.condition(access(ctx), &columns::invoices())),
             &queries::invoice_sort(by, desc),
             page(first, after, last, before),
             Invoice,
@@ -378,10 +369,8 @@ impl ListQuery {
         };
         listed(
             ctx,
-            queries::payments(&f).filter(queries::payments_within(&within(
-                access(ctx),
-                Perm::PaymentRead,
-            ))),
+            queries::payments(&f)
+                .filter(visibility::PAYMENT.condition(access(ctx), &columns::payments())),
             &queries::payment_sort(true),
             page(first, after, last, before),
             Payment,
@@ -421,7 +410,7 @@ impl ListQuery {
         let select = if everywhere || parent_visible {
             queries::files(&f)
         } else {
-            queries::files(&f).filter(queries::nothing())
+            queries::files(&f).filter(visibility::nothing())
         };
         listed(
             ctx,

@@ -1,6 +1,6 @@
-//! Row scope: which records the caller may see, wherever a record is reached (a list, `node`, a relation).
-//! A record outside the caller's locations, or not assigned to them where they see only their own, looks
-//! exactly like a missing one.
+//! Row scope: which records the caller may see, wherever a record is reached (`node`, a relation, an event),
+//! by the rules of [`crate::auth::visibility`], the same ones lists filter with. A record outside the caller's
+//! locations, or not assigned to them where they see only their own, looks exactly like a missing one.
 
 use async_graphql::Context;
 use entity::{
@@ -13,18 +13,9 @@ use super::loaders::{ById, MechanicsOf, via};
 use super::loaders_for;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::access;
-use crate::auth::policy::{Access, Scope};
-use crate::db::queries::Within;
+use crate::auth::policy::Access;
+use crate::auth::visibility::{self, Placement, Rule};
 use crate::error::AppResult;
-
-/// The locations where `access` holds `p`, for list queries.
-pub fn within(access: &Access, p: Perm) -> Within {
-    match access.scope(p) {
-        None => Within::Nowhere,
-        Some(Scope::Everywhere) => Within::Everywhere,
-        Some(Scope::Locations(ls)) => Within::Locations(ls.iter().copied().collect()),
-    }
-}
 
 /// A record the caller may or may not see.
 pub trait Scoped: Sized {
@@ -46,39 +37,41 @@ where
     Ok(loaders_for(ctx)?.load_one(ById::<(E, V)>::new(id)).await?)
 }
 
-/// Which work orders at a location the caller sees: all of them, only those assigned to them, or none.
-enum Reach {
-    All,
-    AssignedTo(Uuid),
-    Nothing,
-}
-
-fn work_order_reach(a: &Access, location: Uuid) -> Reach {
-    match a.user_id {
-        _ if a.can_at(Perm::WorkOrderRead, Some(location)) => Reach::All,
-        Some(me) if a.can_at(Perm::WorkOrderReadAssigned, Some(location)) => Reach::AssignedTo(me),
-        _ => Reach::Nothing,
-    }
-}
-
 pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> AppResult<bool> {
-    match work_order_reach(access(ctx), wo.location_id) {
-        Reach::All => Ok(true),
-        Reach::AssignedTo(me) => {
-            let mechanics = loaders_for(ctx)?
-                .load_one(MechanicsOf(wo.id))
-                .await?
-                .unwrap_or_default();
-            Ok(mechanics.iter().any(|m| m.id == me))
-        }
-        Reach::Nothing => Ok(false),
+    let a = access(ctx);
+    let at = Placement::at(Some(wo.location_id));
+    if !visibility::WORK_ORDER.needs_assignments(a, wo.location_id) {
+        return Ok(visibility::WORK_ORDER.admits(a, at));
     }
+    let mechanics: Vec<Uuid> = loaders_for(ctx)?
+        .load_one(MechanicsOf(wo.id))
+        .await?
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    Ok(visibility::WORK_ORDER.admits(
+        a,
+        Placement {
+            assigned: &mechanics,
+            ..at
+        },
+    ))
+}
+
+/// Whether, placed at the location of the invoice `id`, `rule` admits the caller (at once for a caller who sees
+/// such records everywhere; a missing invoice admits nobody else).
+async fn at_invoice(ctx: &Context<'_>, id: Uuid, rule: &Rule) -> AppResult<bool> {
+    if rule.sees_everything(access(ctx)) {
+        return Ok(true);
+    }
+    Ok(raw::<invoices::Entity, via::Node>(ctx, id)
+        .await?
+        .is_some_and(|i| rule.admits(access(ctx), Placement::at(Some(i.location_id)))))
 }
 
 async fn invoice_by_id_visible(ctx: &Context<'_>, id: Uuid) -> AppResult<bool> {
-    Ok(raw::<invoices::Entity, via::Node>(ctx, id)
-        .await?
-        .is_some_and(|i| access(ctx).can_at(Perm::InvoiceRead, Some(i.location_id))))
+    at_invoice(ctx, id, &visibility::INVOICE).await
 }
 
 async fn work_order_by_id_visible(ctx: &Context<'_>, id: Uuid) -> AppResult<bool> {
@@ -88,10 +81,15 @@ async fn work_order_by_id_visible(ctx: &Context<'_>, id: Uuid) -> AppResult<bool
     }
 }
 
-async fn customer_by_id_visible(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResult<bool> {
+/// Whether, placed at the home location of the customer `id`, `rule` admits the caller (at once for a caller
+/// who sees such records everywhere; a missing customer admits nobody else).
+async fn at_customer(ctx: &Context<'_>, id: Uuid, rule: &Rule) -> AppResult<bool> {
+    if rule.sees_everything(access(ctx)) {
+        return Ok(true);
+    }
     Ok(raw::<customers::Entity, via::VehicleCustomer>(ctx, id)
         .await?
-        .is_some_and(|c| access(ctx).can_at(p, c.home_location_id)))
+        .is_some_and(|c| rule.admits(access(ctx), Placement::at(c.home_location_id))))
 }
 
 impl Scoped for entity::audit_log::Model {
@@ -115,18 +113,13 @@ impl Scoped for users::Model {
 
 impl Scoped for customers::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(access(ctx).can_at(Perm::CustomerRead, self.home_location_id))
+        Ok(visibility::CUSTOMER.admits(access(ctx), Placement::at(self.home_location_id)))
     }
 }
 
 impl Scoped for vehicles::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        let a = access(ctx);
-        if a.everywhere(Perm::VehicleRead) {
-            return Ok(true);
-        }
-        Ok(a.can(Perm::VehicleRead)
-            && customer_by_id_visible(ctx, self.customer_id, Perm::VehicleRead).await?)
+        at_customer(ctx, self.customer_id, &visibility::VEHICLE).await
     }
 }
 
@@ -158,7 +151,7 @@ impl Scoped for work_order_status_changes::Model {
 
 impl Scoped for invoices::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(access(ctx).can_at(Perm::InvoiceRead, Some(self.location_id)))
+        Ok(visibility::INVOICE.admits(access(ctx), Placement::at(Some(self.location_id))))
     }
 }
 
@@ -174,12 +167,7 @@ impl Scoped for invoice_lines::Model {
 
 impl Scoped for payments::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(access(ctx).can(Perm::PaymentRead)
-            && invoice_by_id_visible(ctx, self.invoice_id).await?)
-    }
-
-    async fn visible_as_child(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(access(ctx).can(Perm::PaymentRead))
+        at_invoice(ctx, self.invoice_id, &visibility::PAYMENT).await
     }
 }
 
@@ -190,7 +178,7 @@ impl Scoped for files::Model {
         }
         let id = self.parent_id;
         match self.parent_type.as_str() {
-            "customer" => customer_by_id_visible(ctx, id, Perm::CustomerRead).await,
+            "customer" => at_customer(ctx, id, &visibility::CUSTOMER).await,
             "vehicle" => match raw::<vehicles::Entity, via::Node>(ctx, id).await? {
                 Some(v) => v.visible(ctx).await,
                 None => Ok(false),
@@ -269,7 +257,7 @@ pub async fn visible_work_order(
     access: &Access,
     id: Uuid,
 ) -> AppResult<Option<work_orders::Model>> {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let Some(wo) = work_orders::Entity::find_by_id(id)
         .filter(work_orders::Column::DeletedAt.is_null())
         .one(&db.conn)
@@ -277,17 +265,24 @@ pub async fn visible_work_order(
     else {
         return Ok(None);
     };
-    let mine = match work_order_reach(access, wo.location_id) {
-        Reach::All => true,
-        Reach::AssignedTo(me) => {
-            work_order_mechanics::Entity::find()
-                .filter(work_order_mechanics::Column::WorkOrderId.eq(wo.id))
-                .filter(work_order_mechanics::Column::UserId.eq(me))
-                .count(&db.conn)
-                .await?
-                > 0
-        }
-        Reach::Nothing => false,
+    let rule = &visibility::WORK_ORDER;
+    let mechanics: Vec<Uuid> = if rule.needs_assignments(access, wo.location_id) {
+        work_order_mechanics::Entity::find()
+            .filter(work_order_mechanics::Column::WorkOrderId.eq(wo.id))
+            .all(&db.conn)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect()
+    } else {
+        Vec::new()
     };
+    let mine = rule.admits(
+        access,
+        Placement {
+            location: Some(wo.location_id),
+            assigned: &mechanics,
+        },
+    );
     Ok(mine.then_some(wo))
 }

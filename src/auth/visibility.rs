@@ -1,0 +1,601 @@
+//! Who may see a record: one rule per kind of record, declared once here and rendered three ways, so the three
+//! cannot drift apart: the SQL condition that lists and counts filter with ([`Rule::condition`]), the check of
+//! one loaded record for `node`, relations and subscriptions ([`Rule::admits`]), and the filter a search
+//! engine applies to its hits ([`Rule::search_filter`]).
+//!
+//! A record sits at a location (a customer at its home branch, a vehicle at its owner's, a payment at its
+//! invoice's) and may be assigned to users (a work order's mechanics). A rule names the permissions that see
+//! every record where they are held, and optionally one that sees only records assigned to the caller.
+
+use std::collections::BTreeSet;
+
+use sea_orm::ColumnTrait;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, SimpleExpr};
+use uuid::Uuid;
+
+use super::catalog::Perm;
+use super::policy::{Access, Scope};
+
+/// Where a loaded record sits, as far as seeing it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    pub location: Option<Uuid>,
+    /// The users the record is assigned to (a work order's mechanics).
+    pub assigned: &'a [Uuid],
+}
+
+impl Placement<'_> {
+    pub fn at(location: Option<Uuid>) -> Self {
+        Placement {
+            location,
+            assigned: &[],
+        }
+    }
+}
+
+/// Who may see records of one kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Held together at a record's location, these see it.
+    pub reads: &'static [Perm],
+    /// Held at a record's location, this sees it when it is assigned to the caller.
+    pub own: Option<Perm>,
+    /// A record with no location is seen by whoever holds `reads` somewhere (a customer with no home branch,
+    /// whom every branch serves).
+    pub open_when_unlocated: bool,
+}
+
+pub const CUSTOMER: Rule = Rule {
+    reads: &[Perm::CustomerRead],
+    own: None,
+    open_when_unlocated: true,
+};
+
+/// At the owner's home location.
+pub const VEHICLE: Rule = Rule {
+    reads: &[Perm::VehicleRead],
+    own: None,
+    open_when_unlocated: true,
+};
+
+pub const WORK_ORDER: Rule = Rule {
+    reads: &[Perm::WorkOrderRead],
+    own: Some(Perm::WorkOrderReadAssigned),
+    open_when_unlocated: false,
+};
+
+pub const INVOICE: Rule = Rule {
+    reads: &[Perm::InvoiceRead],
+    own: None,
+    open_when_unlocated: false,
+};
+
+/// At its invoice's location, by whoever may see the invoice and read payments there.
+pub const PAYMENT: Rule = Rule {
+    reads: &[Perm::PaymentRead, Perm::InvoiceRead],
+    own: None,
+    open_when_unlocated: false,
+};
+
+/// Where a set of permissions is held together: everywhere, at some locations, or nowhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Where {
+    Everywhere,
+    At(BTreeSet<Uuid>),
+}
+
+impl Where {
+    fn of(access: &Access, perms: &[Perm]) -> Where {
+        let mut acc = Where::Everywhere;
+        for p in perms {
+            let here = match access.scope(*p) {
+                None => Where::At(BTreeSet::new()),
+                Some(Scope::Everywhere) => Where::Everywhere,
+                Some(Scope::Locations(ls)) => Where::At(ls.clone()),
+            };
+            acc = match (acc, here) {
+                (Where::Everywhere, w) | (w, Where::Everywhere) => w,
+                (Where::At(a), Where::At(b)) => Where::At(a.intersection(&b).copied().collect()),
+            };
+        }
+        acc
+    }
+
+    fn contains(&self, location: Uuid) -> bool {
+        match self {
+            Where::Everywhere => true,
+            Where::At(ls) => ls.contains(&location),
+        }
+    }
+
+    fn is_nowhere(&self) -> bool {
+        matches!(self, Where::At(ls) if ls.is_empty())
+    }
+}
+
+/// How a kind of record reaches its location and its assignments in SQL.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// The record's location: a column of its own, or one reached through a parent.
+    pub location: Located,
+    /// The record's id, and the table and columns listing who it is assigned to, if it can be.
+    pub assignments: Option<Assignments>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Located {
+    Column(SimpleExpr),
+    /// `fk` names a row of `parent` (by its `id`), whose `location` column places this one.
+    Through {
+        fk: SimpleExpr,
+        parent: &'static str,
+        location: &'static str,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Assignments {
+    pub id: SimpleExpr,
+    pub table: &'static str,
+    pub record: &'static str,
+    pub user: &'static str,
+}
+
+/// A condition no row meets.
+pub fn nothing() -> Condition {
+    Condition::all().add(Expr::val(1).eq(0))
+}
+
+/// What a search engine is told to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchFilter {
+    Everything,
+    Nothing,
+    /// An expression in Meilisearch's filter syntax over `location_id` and `assigned_to`.
+    Only(String),
+}
+
+impl Rule {
+    fn seen(&self, access: &Access) -> Where {
+        Where::of(access, self.reads)
+    }
+
+    /// Whether the caller sees every record of this kind, wherever it is: nothing about a record need be
+    /// loaded to check it.
+    pub fn sees_everything(&self, access: &Access) -> bool {
+        self.seen(access) == Where::Everywhere
+    }
+
+    /// Whether a record at `location` could be seen only by being assigned to the caller: worth loading
+    /// its assignments for [`Self::admits`].
+    pub fn needs_assignments(&self, access: &Access, location: Uuid) -> bool {
+        !self.seen(access).contains(location)
+            && self.own(access).is_some_and(|(_, w)| w.contains(location))
+    }
+
+    fn own(&self, access: &Access) -> Option<(Uuid, Where)> {
+        let (user, p) = (access.user_id?, self.own?);
+        let w = Where::of(access, &[p]);
+        (!w.is_nowhere()).then_some((user, w))
+    }
+
+    /// Whether the caller sees a record placed so: the check of one loaded row.
+    pub fn admits(&self, access: &Access, at: Placement<'_>) -> bool {
+        let seen = self.seen(access);
+        match at.location {
+            None => self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)),
+            Some(l) => {
+                seen.contains(l)
+                    || self
+                        .own(access)
+                        .is_some_and(|(me, w)| w.contains(l) && at.assigned.contains(&me))
+            }
+        }
+    }
+
+    /// The records the caller sees, as a SQL condition: what lists and counts filter with.
+    pub fn condition(&self, access: &Access, cols: &Columns) -> Condition {
+        let mut any = Condition::any();
+        match self.seen(access) {
+            Where::Everywhere => return Condition::all(),
+            Where::At(ls) if !ls.is_empty() => any = any.add(located_in(&cols.location, &ls)),
+            Where::At(_) => {}
+        }
+        if self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)) {
+            any = any.add(located_nowhere(&cols.location));
+        }
+        if let (Some((me, w)), Some(a)) = (self.own(access), &cols.assignments) {
+            let mine = sea_orm::sea_query::Query::select()
+                .column(a.record)
+                .from(a.table)
+                .and_where(Expr::col(a.user).eq(me))
+                .to_owned();
+            let assigned = Condition::all().add(a.id.clone().in_subquery(mine));
+            any = any.add(match w {
+                Where::Everywhere => assigned,
+                Where::At(ls) => assigned.add(located_in(&cols.location, &ls)),
+            });
+        }
+        if any.is_empty() { nothing() } else { any }
+    }
+
+    /// The records the caller sees, for a search engine whose documents carry `location_id` (absent when the
+    /// record has none) and `assigned_to` (user ids).
+    pub fn search_filter(&self, access: &Access) -> SearchFilter {
+        let quoted = |ls: &BTreeSet<Uuid>| {
+            ls.iter()
+                .map(|l| format!("\"{l}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut any = Vec::new();
+        match self.seen(access) {
+            Where::Everywhere => return SearchFilter::Everything,
+            Where::At(ls) if !ls.is_empty() => {
+                any.push(format!("location_id IN [{}]", quoted(&ls)))
+            }
+            Where::At(_) => {}
+        }
+        if self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)) {
+            any.push("location_id NOT EXISTS".to_owned());
+        }
+        if let Some((me, w)) = self.own(access) {
+            any.push(match w {
+                Where::Everywhere => format!("assigned_to = \"{me}\""),
+                Where::At(ls) => format!(
+                    "(assigned_to = \"{me}\" AND location_id IN [{}])",
+                    quoted(&ls)
+                ),
+            });
+        }
+        if any.is_empty() {
+            SearchFilter::Nothing
+        } else {
+            SearchFilter::Only(any.join(" OR "))
+        }
+    }
+}
+
+fn located_in(l: &Located, ls: &BTreeSet<Uuid>) -> Condition {
+    match l {
+        Located::Column(c) => Condition::all().add(c.clone().is_in(ls.iter().copied())),
+        Located::Through {
+            fk,
+            parent,
+            location,
+        } => Condition::all().add(
+            fk.clone().in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column("id")
+                    .from(*parent)
+                    .and_where(Expr::col(*location).is_in(ls.iter().copied()))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+fn located_nowhere(l: &Located) -> Condition {
+    match l {
+        Located::Column(c) => Condition::all().add(c.clone().is_null()),
+        Located::Through {
+            fk,
+            parent,
+            location,
+        } => Condition::all().add(
+            fk.clone().in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column("id")
+                    .from(*parent)
+                    .and_where(Expr::col(*location).is_null())
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+/// A column of entity `E` as an expression, qualified by its table (it may sit inside subqueries).
+pub fn column<C: ColumnTrait>(c: C) -> SimpleExpr {
+    Expr::col((c.entity_name(), c))
+}
+
+/// Where each kind of record sits, in SQL.
+pub mod columns {
+    use entity::{customers, invoices, payments, vehicles, work_orders};
+
+    use super::{Assignments, Columns, Located, column};
+
+    pub fn customers() -> Columns {
+        Columns {
+            location: Located::Column(column(customers::Column::HomeLocationId)),
+            assignments: None,
+        }
+    }
+
+    pub fn vehicles() -> Columns {
+        Columns {
+            location: Located::Through {
+                fk: column(vehicles::Column::CustomerId),
+                parent: "customers",
+                location: "home_location_id",
+            },
+            assignments: None,
+        }
+    }
+
+    pub fn work_orders() -> Columns {
+        Columns {
+            location: Located::Column(column(work_orders::Column::LocationId)),
+            assignments: Some(Assignments {
+                id: column(work_orders::Column::Id),
+                table: "work_order_mechanics",
+                record: "work_order_id",
+                user: "user_id",
+            }),
+        }
+    }
+
+    pub fn invoices() -> Columns {
+        Columns {
+            location: Located::Column(column(invoices::Column::LocationId)),
+            assignments: None,
+        }
+    }
+
+    pub fn payments() -> Columns {
+        Columns {
+            location: Located::Through {
+                fk: column(payments::Column::InvoiceId),
+                parent: "invoices",
+                location: "location_id",
+            },
+            assignments: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
+    use entity::{
+        customers, invoices, locations, payments, users, vehicles, work_order_mechanics,
+        work_orders,
+    };
+    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::config::{DatabaseSettings, Secret};
+
+    /// A caller holding each permission that places records nowhere, everywhere or at some locations.
+    fn random_access(rng: &mut fastrand::Rng, staff: &[Uuid], locations: &[Uuid]) -> Access {
+        let perms = [
+            Perm::CustomerRead,
+            Perm::VehicleRead,
+            Perm::WorkOrderRead,
+            Perm::WorkOrderReadAssigned,
+            Perm::InvoiceRead,
+            Perm::PaymentRead,
+        ];
+        let mut grants = Vec::new();
+        for p in perms {
+            match rng.u8(0..4) {
+                0 => {}
+                1 => grants.push((p, Scope::Everywhere)),
+                _ => {
+                    let some = locations.iter().copied().filter(|_| rng.bool()).collect();
+                    grants.push((p, Scope::Locations(some)));
+                }
+            }
+        }
+        let user =
+            (!staff.is_empty() && rng.u8(0..5) > 0).then(|| staff[rng.usize(0..staff.len())]);
+        Access::with_grants(user, grants)
+    }
+
+    async fn ids<E: EntityTrait>(conn: &impl ConnectionTrait, cond: Condition) -> BTreeSet<Uuid>
+    where
+        E::Column: ColumnTrait,
+    {
+        let id = <E::Column as std::str::FromStr>::from_str("id")
+            .ok()
+            .expect("an id column");
+        E::find()
+            .select_only()
+            .column(id)
+            .filter(cond)
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await
+            .expect("ids")
+            .into_iter()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn for_random_callers_a_record_is_listed_exactly_when_its_row_check_passes() {
+        let settings = DatabaseSettings {
+            url: Secret::new("sqlite::memory:".to_owned()),
+            max_connections: 1,
+            auto_migrate: true,
+            remember_for: std::time::Duration::from_secs(5),
+        };
+        let db = crate::db::connect(&settings).await.expect("connect");
+        db.migrate_up().await.expect("migrate");
+        let volume = crate::seed::Volume {
+            customers: 40,
+            work_orders: 150,
+        };
+        crate::seed::demo(&db, volume, false).await.expect("seed");
+        let c = &db.conn;
+        // Some customers belong to no branch: every branch serves them.
+        c.execute_unprepared("UPDATE customers SET home_location_id = NULL WHERE rowid % 4 = 0")
+            .await
+            .expect("unhome");
+        let locations: Vec<Uuid> = locations::Entity::find()
+            .all(c)
+            .await
+            .expect("l")
+            .iter()
+            .map(|l| l.id)
+            .collect();
+        let staff: Vec<Uuid> = users::Entity::find()
+            .all(c)
+            .await
+            .expect("u")
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        let homes: HashMap<Uuid, Option<Uuid>> = customers::Entity::find()
+            .all(c)
+            .await
+            .expect("c")
+            .into_iter()
+            .map(|r| (r.id, r.home_location_id))
+            .collect();
+        let vehicles: Vec<(Uuid, Uuid)> = vehicles::Entity::find()
+            .all(c)
+            .await
+            .expect("v")
+            .into_iter()
+            .map(|v| (v.id, v.customer_id))
+            .collect();
+        let orders: Vec<(Uuid, Uuid)> = work_orders::Entity::find()
+            .all(c)
+            .await
+            .expect("w")
+            .into_iter()
+            .map(|w| (w.id, w.location_id))
+            .collect();
+        let mut mechanics: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for m in work_order_mechanics::Entity::find()
+            .all(c)
+            .await
+            .expect("m")
+        {
+            mechanics
+                .entry(m.work_order_id)
+                .or_default()
+                .push(m.user_id);
+        }
+        let invoice_at: HashMap<Uuid, Uuid> = invoices::Entity::find()
+            .all(c)
+            .await
+            .expect("i")
+            .into_iter()
+            .map(|i| (i.id, i.location_id))
+            .collect();
+        let pays: Vec<(Uuid, Uuid)> = payments::Entity::find()
+            .all(c)
+            .await
+            .expect("p")
+            .into_iter()
+            .map(|p| (p.id, p.invoice_id))
+            .collect();
+        assert!(!mechanics.is_empty() && !pays.is_empty() && homes.values().any(Option::is_none));
+
+        let mut rng = fastrand::Rng::with_seed(20261204);
+        for round in 0..150 {
+            let a = random_access(&mut rng, &staff, &locations);
+            let checked = |rule: &Rule,
+                           rows: &mut dyn Iterator<Item = (Uuid, Placement<'_>)>|
+             -> BTreeSet<Uuid> {
+                rows.filter(|(_, at)| rule.admits(&a, *at))
+                    .map(|(id, _)| id)
+                    .collect()
+            };
+            let listed =
+                ids::<customers::Entity>(c, CUSTOMER.condition(&a, &columns::customers())).await;
+            let expected = checked(
+                &CUSTOMER,
+                &mut homes.iter().map(|(id, h)| (*id, Placement::at(*h))),
+            );
+            assert_eq!(listed, expected, "customers, round {round}: {a:?}");
+
+            let listed =
+                ids::<vehicles::Entity>(c, VEHICLE.condition(&a, &columns::vehicles())).await;
+            let expected = checked(
+                &VEHICLE,
+                &mut vehicles
+                    .iter()
+                    .map(|(id, owner)| (*id, Placement::at(homes[owner]))),
+            );
+            assert_eq!(listed, expected, "vehicles, round {round}: {a:?}");
+
+            let listed =
+                ids::<work_orders::Entity>(c, WORK_ORDER.condition(&a, &columns::work_orders()))
+                    .await;
+            let none = Vec::new();
+            let expected = checked(
+                &WORK_ORDER,
+                &mut orders.iter().map(|(id, l)| {
+                    let assigned = mechanics.get(id).unwrap_or(&none);
+                    (
+                        *id,
+                        Placement {
+                            location: Some(*l),
+                            assigned,
+                        },
+                    )
+                }),
+            );
+            assert_eq!(listed, expected, "work orders, round {round}: {a:?}");
+
+            let listed =
+                ids::<invoices::Entity>(c, INVOICE.condition(&a, &columns::invoices())).await;
+            let expected = checked(
+                &INVOICE,
+                &mut invoice_at
+                    .iter()
+                    .map(|(id, l)| (*id, Placement::at(Some(*l)))),
+            );
+            assert_eq!(listed, expected, "invoices, round {round}: {a:?}");
+
+            let listed =
+                ids::<payments::Entity>(c, PAYMENT.condition(&a, &columns::payments())).await;
+            let expected = checked(
+                &PAYMENT,
+                &mut pays
+                    .iter()
+                    .map(|(id, inv)| (*id, Placement::at(Some(invoice_at[inv])))),
+            );
+            assert_eq!(listed, expected, "payments, round {round}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn the_search_filter_names_the_callers_locations_and_own_records_only() {
+        let (a, b, me) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mechanic = Access::with_grants(
+            Some(me),
+            [(Perm::WorkOrderReadAssigned, Scope::Locations([a].into()))],
+        );
+        assert_eq!(
+            WORK_ORDER.search_filter(&mechanic),
+            SearchFilter::Only(format!(
+                "(assigned_to = \"{me}\" AND location_id IN [\"{a}\"])"
+            ))
+        );
+        let advisor = Access::with_grants(
+            None,
+            [(Perm::CustomerRead, Scope::Locations([a, b].into()))],
+        );
+        let SearchFilter::Only(f) = CUSTOMER.search_filter(&advisor) else {
+            panic!("a filter");
+        };
+        assert!(
+            f.contains(&a.to_string())
+                && f.contains(&b.to_string())
+                && f.ends_with("OR location_id NOT EXISTS"),
+            "{f}"
+        );
+        let owner = Access::with_grants(None, [(Perm::InvoiceRead, Scope::Everywhere)]);
+        assert_eq!(INVOICE.search_filter(&owner), SearchFilter::Everything);
+        assert_eq!(
+            PAYMENT.search_filter(&owner),
+            SearchFilter::Nothing,
+            "payments need their own right too"
+        );
+    }
+}
