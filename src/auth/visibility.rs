@@ -394,6 +394,20 @@ mod tests {
         Access::with_grants(user, grants)
     }
 
+    /// Every row of `E`, as `f` maps it.
+    async fn every<E: EntityTrait, T>(
+        c: &impl ConnectionTrait,
+        f: impl Fn(E::Model) -> T,
+    ) -> Vec<T> {
+        E::find()
+            .all(c)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(f)
+            .collect()
+    }
+
     async fn ids<E: EntityTrait>(conn: &impl ConnectionTrait, cond: Condition) -> BTreeSet<Uuid>
     where
         E::Column: ColumnTrait,
@@ -433,66 +447,27 @@ mod tests {
         c.execute_unprepared("UPDATE customers SET home_location_id = NULL WHERE rowid % 4 = 0")
             .await
             .expect("unhome");
-        let locations: Vec<Uuid> = locations::Entity::find()
-            .all(c)
-            .await
-            .expect("l")
-            .iter()
-            .map(|l| l.id)
-            .collect();
-        let staff: Vec<Uuid> = users::Entity::find()
-            .all(c)
-            .await
-            .expect("u")
-            .iter()
-            .map(|u| u.id)
-            .collect();
-        let homes: HashMap<Uuid, Option<Uuid>> = customers::Entity::find()
-            .all(c)
-            .await
-            .expect("c")
-            .into_iter()
-            .map(|r| (r.id, r.home_location_id))
-            .collect();
-        let vehicles: Vec<(Uuid, Uuid)> = vehicles::Entity::find()
-            .all(c)
-            .await
-            .expect("v")
-            .into_iter()
-            .map(|v| (v.id, v.customer_id))
-            .collect();
-        let orders: Vec<(Uuid, Uuid)> = work_orders::Entity::find()
-            .all(c)
-            .await
-            .expect("w")
-            .into_iter()
-            .map(|w| (w.id, w.location_id))
-            .collect();
+        let locations = every::<locations::Entity, _>(c, |l| l.id).await;
+        let staff = every::<users::Entity, _>(c, |u| u.id).await;
+        let homes: HashMap<Uuid, Option<Uuid>> =
+            every::<customers::Entity, _>(c, |r| (r.id, r.home_location_id))
+                .await
+                .into_iter()
+                .collect();
+        let vehicles = every::<vehicles::Entity, _>(c, |v| (v.id, v.customer_id)).await;
+        let orders = every::<work_orders::Entity, _>(c, |w| (w.id, w.location_id)).await;
         let mut mechanics: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for m in work_order_mechanics::Entity::find()
-            .all(c)
-            .await
-            .expect("m")
+        for (order, user) in
+            every::<work_order_mechanics::Entity, _>(c, |m| (m.work_order_id, m.user_id)).await
         {
-            mechanics
-                .entry(m.work_order_id)
-                .or_default()
-                .push(m.user_id);
+            mechanics.entry(order).or_default().push(user);
         }
-        let invoice_at: HashMap<Uuid, Uuid> = invoices::Entity::find()
-            .all(c)
-            .await
-            .expect("i")
-            .into_iter()
-            .map(|i| (i.id, i.location_id))
-            .collect();
-        let pays: Vec<(Uuid, Uuid)> = payments::Entity::find()
-            .all(c)
-            .await
-            .expect("p")
-            .into_iter()
-            .map(|p| (p.id, p.invoice_id))
-            .collect();
+        let invoice_at: HashMap<Uuid, Uuid> =
+            every::<invoices::Entity, _>(c, |i| (i.id, i.location_id))
+                .await
+                .into_iter()
+                .collect();
+        let pays = every::<payments::Entity, _>(c, |p| (p.id, p.invoice_id)).await;
         assert!(!mechanics.is_empty() && !pays.is_empty() && homes.values().any(Option::is_none));
 
         let mut rng = fastrand::Rng::with_seed(20261204);
