@@ -26,8 +26,9 @@ use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
 use crate::error::{UNAVAILABLE, coded};
 use crate::ratelimit::RateLimiter;
+use crate::resolvers::{self as schema, AppSchema};
 use crate::schema::documents::DocumentCache;
-use crate::schema::{self, AppSchema, limits, loaders};
+use crate::schema::{limits, loaders};
 
 /// What every request shares.
 #[derive(Clone, Debug)]

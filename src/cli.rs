@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Settings, VARIABLES};
-use crate::{App, db, schema, seed, telemetry};
+use crate::{App, db, resolvers, seed, telemetry};
 
 #[derive(Parser, Debug)]
 #[command(name = "autoshop", version, about = "GraphQL backend for auto repair shops", after_help = env_help())]
@@ -126,7 +126,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ExportSchema { out } => {
-            std::fs::write(&out, schema::sdl())
+            std::fs::write(&out, resolvers::sdl())
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {}", out.display());
             Ok(())

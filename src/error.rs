@@ -146,6 +146,13 @@ pub fn is_outage(e: &DbErr) -> bool {
     }
 }
 
+/// A stored value outside its CHECK constraint means the database and the code disagree.
+pub fn corrupt(what: &str, value: &str) -> AppError {
+    AppError::internal(anyhow::anyhow!(
+        "stored {what} `{value}` is not known to this version"
+    ))
+}
+
 /// A request-level error with its stable code, for failures found before the engine runs (or outside it).
 pub fn coded(message: &str, code: &str) -> async_graphql::ServerError {
     let mut e = async_graphql::ServerError::new(message, None);

@@ -7,8 +7,8 @@ use async_graphql::{Context, Guard, Result};
 
 use super::catalog::Perm;
 use super::policy::Access;
+use crate::auth::Caller;
 use crate::error::AppError;
-use crate::services::Caller;
 
 #[derive(Debug, Clone, Copy)]
 enum Need {

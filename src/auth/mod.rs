@@ -1,6 +1,7 @@
 //! Who is calling, proven: sign-in material (keys, password hashing, TOTP, throttling) and the per-request
 //! authentication that turns a bearer token, an SPA cookie or an API key into a [`Caller`].
 
+pub mod caller;
 pub mod catalog;
 pub mod cookies;
 pub mod crypto;
@@ -23,7 +24,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::config::{AuthSettings, Settings};
 use crate::db::Db;
-use crate::services::{ApiKeyCaller, Caller};
+pub use caller::{ApiKeyCaller, Caller};
 
 /// API keys are told from access tokens by this prefix.
 pub const API_KEY_PREFIX: &str = "ask_";

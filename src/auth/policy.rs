@@ -13,8 +13,8 @@ use tokio::sync::RwLock;
 use uuid::Uuid;
 
 use super::catalog::{OWNER, Perm};
+use crate::auth::Caller;
 use crate::fanout::Fanout;
-use crate::services::Caller;
 
 /// RBAC with domains: a user holds a role in a location (its id) or everywhere (`*`); roles hold permissions
 /// (`resource`, `action`) everywhere.

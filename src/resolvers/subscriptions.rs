@@ -5,12 +5,12 @@ use async_graphql::{Context, ID, Result, Subscription};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::auth::Caller;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
 use crate::schema::scope::visible_work_order;
 use crate::schema::types::WorkOrder;
 use crate::schema::{ids, state};
-use crate::services::Caller;
 
 #[derive(Default)]
 pub struct SubscriptionRoot;

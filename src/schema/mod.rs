@@ -12,78 +12,15 @@ pub mod types;
 
 use std::collections::HashMap;
 
+use async_graphql::Context;
 use async_graphql::dataloader::Loader;
-use async_graphql::{Context, Schema, ValidationMode};
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::config::GraphqlLimits;
 use crate::error::{AppError, AppResult};
-use crate::resolvers::{MutationRoot, QueryRoot, SubscriptionRoot};
 use loaders::{ById, ChildrenOf, HasMany, Loaders, NewestOf};
 use scope::Scoped;
-
-pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
-
-/// Builds the schema with its limits; `state` is shared by every request.
-pub fn build(state: Option<AppState>, limits: GraphqlLimits, development: bool) -> AppSchema {
-    build_with(state, limits, development, ValidationMode::Strict)
-}
-
-/// The same schema for documents that already passed every validation rule and ran cleanly (the document
-/// cache's): it checks only what depends on the variables (depth, complexity; argument values are checked as
-/// they are read), not the document's static rules a second time.
-pub fn build_for_validated(
-    state: Option<AppState>,
-    limits: GraphqlLimits,
-    development: bool,
-) -> AppSchema {
-    build_with(state, limits, development, ValidationMode::Fast)
-}
-
-fn build_with(
-    state: Option<AppState>,
-    limits: GraphqlLimits,
-    development: bool,
-    mode: ValidationMode,
-) -> AppSchema {
-    let mut builder = Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot,
-    )
-    .validation_mode(mode)
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
-    .limit_recursive_depth(32);
-    if !development {
-        builder = builder.disable_introspection().disable_suggestions();
-    }
-    if let Some(state) = state {
-        builder = builder.data(state);
-    }
-    builder.finish()
-}
-
-/// The SDL written to schema.graphql.
-pub fn sdl() -> String {
-    build(None, SDL_LIMITS, true).sdl()
-}
-
-/// Limits do not show in the SDL; any will do for exporting it.
-const SDL_LIMITS: GraphqlLimits = GraphqlLimits {
-    max_depth: 12,
-    max_complexity: 20_000,
-    max_aliases: 30,
-    max_page_size: 100,
-    max_body_bytes: 262_144,
-    loader_delay: std::time::Duration::from_millis(1),
-    rate_per_minute: 1200,
-    rate_burst: 200,
-    max_query_bytes: 16_384,
-    max_query_tokens: 2000,
-};
 
 pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
@@ -172,13 +109,6 @@ where
         keep_visible(ctx, rows).await
     })
     .await
-}
-
-/// A stored value outside its CHECK constraint means the database and the code disagree.
-pub fn corrupt(what: &str, value: &str) -> AppError {
-    AppError::internal(anyhow::anyhow!(
-        "stored {what} `{value}` is not known to this version"
-    ))
 }
 
 /// Loads, in one statement through the loader, what the rows of a list will ask for one by one, and feeds it

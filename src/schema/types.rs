@@ -8,7 +8,7 @@ use entity::{
 };
 
 use super::loaders::*;
-use super::{children, corrupt, ids, load, newest, prime};
+use super::{children, ids, load, newest, prime};
 use crate::auth::catalog::Perm;
 use crate::db::batch::CustomerWith;
 use crate::db::keyset::Page;
@@ -18,6 +18,7 @@ use crate::domain::{
     UserStatus, WorkOrderStatus,
 };
 use crate::error::AppError;
+use crate::error::corrupt;
 use crate::schema::connection::{Conn, connection};
 use crate::schema::scope::authorise_location;
 use crate::services::reads::Listed;

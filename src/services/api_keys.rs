@@ -5,7 +5,8 @@ use entity::api_keys;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::{Caller, audit};
+use super::audit;
+use crate::auth::Caller;
 use crate::auth::policy::{Access, Policy};
 use crate::auth::{API_KEY_PREFIX, crypto};
 use crate::db::Db;
@@ -85,15 +86,6 @@ pub async fn create(
     audit::record(&tx, caller, "api_key", key.id, "create", None, Some(&key)).await?;
     tx.commit().await?;
     Ok((key, secret))
-}
-
-pub async fn count_with_role<C: sea_orm::ConnectionTrait>(conn: &C, role: &str) -> AppResult<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(api_keys::Entity::find()
-        .filter(api_keys::Column::Role.eq(role))
-        .filter(api_keys::Column::RevokedAt.is_null())
-        .count(conn)
-        .await?)
 }
 
 pub async fn revoke(db: &Db, caller: &Caller, id: Uuid) -> AppResult<api_keys::Model> {

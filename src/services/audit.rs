@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::Caller;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 /// Fields that never enter the log, whatever the entity.

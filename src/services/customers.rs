@@ -8,7 +8,8 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Caller, audit, edit, set_deleted, soft_delete};
+use super::{audit, edit, set_deleted, soft_delete};
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::{CustomerKind, Email, NonEmpty, Phone, WorkOrderStatus};
 use crate::error::{AppError, AppResult};

@@ -12,7 +12,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::work_orders::next_number;
-use super::{Caller, Liveness, audit, lock_versioned, reference, touch};
+use super::{Liveness, audit, lock_versioned, reference, touch};
+use crate::auth::Caller;
 use crate::auth::crypto;
 use crate::db::Db;
 use crate::domain::{InvoiceStatus, Money, NonEmpty, WorkOrderStatus};
@@ -29,7 +30,7 @@ pub async fn issue(db: &Db, caller: &Caller, work_order: Uuid) -> AppResult<invo
         .await?
         .ok_or_else(|| AppError::invalid("workOrderId", "not_found", "no such work order"))?;
     let status = WorkOrderStatus::from_stored(&wo.status)
-        .ok_or_else(|| crate::schema::corrupt("work order status", &wo.status))?;
+        .ok_or_else(|| crate::error::corrupt("work order status", &wo.status))?;
     if !matches!(status, WorkOrderStatus::Ready | WorkOrderStatus::Closed) {
         return Err(AppError::invalid(
             "workOrderId",

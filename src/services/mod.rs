@@ -21,39 +21,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-
-/// Who is acting and from where: stamped on audit entries.
-#[derive(Debug, Clone, Default)]
-pub struct Caller {
-    /// The signed-in user, if a user (not an integration) is calling.
-    pub user_id: Option<Uuid>,
-    /// The session the user's access token belongs to.
-    pub session_id: Option<Uuid>,
-    /// The integration's API key, if one is calling.
-    pub api_key: Option<ApiKeyCaller>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ApiKeyCaller {
-    pub id: Uuid,
-    pub role: String,
-}
-
-impl Caller {
-    pub fn is_authenticated(&self) -> bool {
-        self.user_id.is_some() || self.api_key.is_some()
-    }
-
-    /// Whose name goes on the audit entry: the user, or the API key an integration used.
-    pub fn actor_id(&self) -> Option<Uuid> {
-        self.user_id.or(self.api_key.as_ref().map(|k| k.id))
-    }
-}
 
 /// Whether a soft-deleted row is what the operation wants (restore) or must not touch (everything else).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +42,8 @@ fn column<E: EntityTrait>(name: &str) -> AppResult<E::Column> {
 }
 
 /// Locks a business record for update and checks the version the client read.
-/// A missing row, or one in the wrong liveness, is `not_found`; another version is `conflict`.
+/// A missing row, or one in the wrong liveness, is `not_found`; another version is `conflict`. Records
+/// without soft delete are always live.
 pub async fn lock_versioned<E, C>(
     conn: &C,
     id: Uuid,
@@ -83,14 +54,15 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    let deleted_at = column::<E>("deleted_at")?;
     let row = E::find()
         .filter(column::<E>("id")?.eq(id))
         .lock_exclusive()
         .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
-    let is_deleted = !matches!(row.get(deleted_at), Value::ChronoDateTimeUtc(None));
+    // A record without soft delete (a role, a directory entry) is always live.
+    let is_deleted = E::Column::from_str("deleted_at")
+        .is_ok_and(|c| !matches!(row.get(c), Value::ChronoDateTimeUtc(None)));
     if is_deleted != (liveness == Liveness::Deleted) {
         return Err(AppError::NotFound);
     }

@@ -10,7 +10,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, audit, touch};
+use super::{audit, edit, touch};
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::{Money, NonEmpty, TaxRate};
 use crate::error::{AppError, AppResult};
@@ -484,39 +485,26 @@ pub async fn update_entry(
     version: i32,
     ch: EntryChanges,
 ) -> AppResult<directory_entries::Model> {
-    let tx = db.write_tx().await?;
-    let before = directory_entries::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&tx)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if before.version != version {
-        return Err(AppError::Conflict {
-            field: vec!["version".into()],
-        });
-    }
-    let mut a = before.clone().into_active_model();
-    if let Some(l) = ch.label {
-        a.label = Set(l.into_inner());
-    }
-    if let Some(o) = ch.sort_order {
-        a.sort_order = Set(o);
-    }
-    if let Some(act) = ch.active {
-        a.active = Set(act);
-    }
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    audit::record(
-        &tx,
+    let kind = "directory_entry";
+    edit::<directory_entries::ActiveModel>(
+        db,
         caller,
-        "directory_entry",
+        kind,
         id,
+        version,
         "update",
-        Some(&before),
-        Some(&after),
+        async |_, _, a| {
+            if let Some(l) = ch.label {
+                a.label = Set(l.into_inner());
+            }
+            if let Some(o) = ch.sort_order {
+                a.sort_order = Set(o);
+            }
+            if let Some(act) = ch.active {
+                a.active = Set(act);
+            }
+            Ok(())
+        },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    .await
 }

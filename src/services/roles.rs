@@ -7,13 +7,14 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use entity::{casbin_rule, roles, users};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit, touch};
+use super::{Liveness, audit, edit, lock_versioned};
+use crate::auth::Caller;
 use crate::auth::catalog::{BUILT_IN_ROLES, OWNER, Perm};
 use crate::auth::policy::{Access, EVERYWHERE, Policy};
 use crate::db::Db;
@@ -178,43 +179,24 @@ pub async fn update(
     name: Option<NonEmpty>,
     description: Option<Option<String>>,
 ) -> AppResult<roles::Model> {
-    let tx = db.write_tx().await?;
-    let before = lock_versioned_role(&tx, id, version).await?;
-    let mut a = before.clone().into_active_model();
-    if let Some(n) = name {
-        a.name = Set(n.into_inner());
-    }
-    if let Some(d) = description {
-        a.description = Set(d);
-    }
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    audit::record(
-        &tx,
+    edit::<roles::ActiveModel>(
+        db,
         caller,
         "role",
         id,
+        version,
         "update",
-        Some(&before),
-        Some(&after),
+        async |_, _, a| {
+            if let Some(n) = name {
+                a.name = Set(n.into_inner());
+            }
+            if let Some(d) = description {
+                a.description = Set(d);
+            }
+            Ok(())
+        },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
-}
-
-async fn lock_versioned_role<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    version: i32,
-) -> AppResult<roles::Model> {
-    let row = role_by_id(conn, id).await?;
-    if row.version != version {
-        return Err(AppError::Conflict {
-            field: vec!["version".into()],
-        });
-    }
-    Ok(row)
+    .await
 }
 
 /// Deletes a role nobody holds; the owner role stays.
@@ -226,7 +208,7 @@ pub async fn delete(
     version: i32,
 ) -> AppResult<roles::Model> {
     let tx = db.write_tx().await?;
-    let role = lock_versioned_role(&tx, id, version).await?;
+    let role = lock_versioned::<roles::Entity, _>(&tx, id, version, Liveness::Live).await?;
     if role.key == OWNER {
         return Err(AppError::invalid(
             "id",
@@ -249,7 +231,14 @@ pub async fn delete(
             ),
         ));
     }
-    let keys = super::api_keys::count_with_role(&tx, &role.key).await?;
+    let keys = {
+        use sea_orm::PaginatorTrait;
+        entity::api_keys::Entity::find()
+            .filter(entity::api_keys::Column::Role.eq(&role.key))
+            .filter(entity::api_keys::Column::RevokedAt.is_null())
+            .count(&tx)
+            .await?
+    };
     if keys > 0 {
         return Err(AppError::invalid(
             "id",

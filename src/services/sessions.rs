@@ -10,7 +10,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, audit};
+use super::audit;
+use crate::auth::Caller;
 use crate::auth::password::Verified;
 use crate::auth::throttle::{Attempt, Subject};
 use crate::auth::{Auth, REFRESH_PREFIX, crypto, totp};

@@ -14,7 +14,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::sessions::{self, one_time_token, revoke_where, spend_one_time_token};
-use super::{Caller, audit, edit, soft_delete, touch};
+use super::{audit, edit, soft_delete, touch};
+use crate::auth::Caller;
 use crate::auth::catalog::OWNER;
 use crate::auth::password::{Password, Verified};
 use crate::auth::policy::{Access, EVERYWHERE, Policy};

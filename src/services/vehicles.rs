@@ -3,12 +3,12 @@
 use chrono::Utc;
 use entity::{customers, odometer_readings, vehicle_ownerships, vehicles};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, lock_versioned, soft_delete, touch};
+use super::{audit, edit, soft_delete};
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::{PlateNumber, Vin};
 use crate::error::{AppError, AppResult};
@@ -170,11 +170,9 @@ pub async fn update(
     if let Some(km) = ch.odometer_km {
         check_odometer(km)?;
     }
-    let tx = db.write_tx().await?;
-    let before = lock_versioned::<vehicles::Entity, _>(&tx, id, version, Liveness::Live).await?;
-    let mut a = before.clone().into_active_model();
+    edit::<vehicles::ActiveModel>(db, caller, "vehicle", id, version, "update", async |tx, before, a| {
     if let Some(owner) = ch.customer_id.filter(|c| *c != before.customer_id) {
-        live_customer(&tx, owner).await?;
+        live_customer(tx, owner).await?;
         vehicle_ownerships::Entity::update_many()
             .col_expr(
                 vehicle_ownerships::Column::EndedAt,
@@ -182,9 +180,9 @@ pub async fn update(
             )
             .filter(vehicle_ownerships::Column::VehicleId.eq(id))
             .filter(vehicle_ownerships::Column::EndedAt.is_null())
-            .exec(&tx)
+            .exec(tx)
             .await?;
-        start_ownership(&tx, id, owner).await?;
+        start_ownership(tx, id, owner).await?;
         a.customer_id = Set(owner);
     }
     if let Some(km) = ch.odometer_km {
@@ -196,7 +194,7 @@ pub async fn update(
             ));
         }
         if before.odometer_km != Some(km) {
-            record_reading(&tx, caller, id, km, ch.odometer_correction).await?;
+            record_reading(tx, caller, id, km, ch.odometer_correction).await?;
             a.odometer_km = Set(Some(km));
         }
     }
@@ -221,20 +219,9 @@ pub async fn update(
     if let Some(v) = ch.colour {
         a.colour = Set(v);
     }
-    touch(&mut a, version)?;
-    let after = a.update(&tx).await?;
-    audit::record(
-        &tx,
-        caller,
-        "vehicle",
-        id,
-        "update",
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    Ok(())
+    })
+    .await
 }
 
 pub async fn delete(

@@ -14,7 +14,8 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, Liveness, audit, edit, lock_versioned, reference, soft_delete, touch};
+use super::{Liveness, audit, edit, lock_versioned, reference, soft_delete, touch};
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::{
     ApprovalMethod, LineKind, Money, NonEmpty, Quantity, TaxRate, Totals, WorkOrderStatus,
@@ -108,7 +109,7 @@ pub struct Approval {
 
 fn status_of(wo: &work_orders::Model) -> AppResult<WorkOrderStatus> {
     WorkOrderStatus::from_stored(&wo.status)
-        .ok_or_else(|| crate::schema::corrupt("work order status", &wo.status))
+        .ok_or_else(|| crate::error::corrupt("work order status", &wo.status))
 }
 
 fn editable(wo: &work_orders::Model) -> AppResult<()> {
@@ -544,7 +545,7 @@ pub async fn update_line(
         check_mechanic(&tx, m).await?;
     }
     let kind = LineKind::from_stored(&line.kind)
-        .ok_or_else(|| crate::schema::corrupt("line kind", &line.kind))?;
+        .ok_or_else(|| crate::error::corrupt("line kind", &line.kind))?;
     let qty = ch.quantity.map_or_else(
         || Quantity::from_milli(line.quantity_milli).map_err(|e| AppError::parse("quantity", e)),
         Ok,

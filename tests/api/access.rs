@@ -262,7 +262,7 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
                 .expect("an open work order at the board's location");
             let draft = autoshop::services::work_orders::create(
                 &app.db,
-                &autoshop::services::Caller::default(),
+                &autoshop::auth::Caller::default(),
                 autoshop::services::work_orders::NewWorkOrder {
                     customer_id: key_of(&known["@otherCustomer"]),
                     vehicle_id: key_of(&known["@otherVehicle"]),

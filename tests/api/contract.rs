@@ -19,7 +19,7 @@ fn the_checked_in_schema_is_current() {
     let on_disk =
         std::fs::read_to_string(root().join("schema.graphql")).expect("schema.graphql exists");
     assert!(
-        on_disk == autoshop::schema::sdl(),
+        on_disk == autoshop::resolvers::sdl(),
         "schema.graphql is stale: run `cargo run -- export-schema` and commit it"
     );
 }

@@ -337,7 +337,7 @@ impl TestApp {
         let signed = autoshop::services::sessions::login(
             &db,
             &app.state().auth,
-            &autoshop::services::Caller::default(),
+            &autoshop::auth::Caller::default(),
             OWNER_EMAIL,
             OWNER_PASSWORD,
         )
@@ -566,7 +566,7 @@ pub async fn ready_work_order(
 ) -> uuid::Uuid {
     use autoshop::domain::{ApprovalMethod, LineKind, NonEmpty, WorkOrderStatus as S};
     use autoshop::services::work_orders::{self, Approval, NewLine, NewWorkOrder};
-    let caller = autoshop::services::Caller::default();
+    let caller = autoshop::auth::Caller::default();
     let text = |t: &str| NonEmpty::parse("x", t).expect("text");
     let wo = work_orders::create(
         &app.db,
