@@ -83,7 +83,8 @@ impl App {
         if let Some(r) = &settings.redis {
             let (client, conn) = crate::redis_conn::connect(r.url.expose()).await?;
             db.fanout
-                .share(client, conn, format!("{}changes", r.prefix));
+                .share(client, conn, format!("{}changes", r.prefix))
+                .await;
         }
         let remember_for = settings.database.remember_for;
         let policy = Policy::load(db.conn.clone(), Arc::clone(&db.fanout), remember_for).await?;

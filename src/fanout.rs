@@ -96,8 +96,9 @@ impl Fanout {
     }
 
     /// Shares changes through Redis from now on: announces this replica's on `channel`, and hears the others'
-    /// only while subscribed to it (reconnecting when Redis goes away).
-    pub fn share(
+    /// only while subscribed to it (reconnecting when Redis goes away). Returns once first subscribed (or after
+    /// two seconds without), so what a replica loads after it cannot miss a change announced meanwhile.
+    pub async fn share(
         self: &Arc<Self>,
         client: redis::Client,
         conn: redis::aio::ConnectionManager,
@@ -106,6 +107,8 @@ impl Fanout {
         self.hearing.store(false, Ordering::SeqCst);
         let _ = self.redis.set((conn, channel.clone()));
         let me = Arc::clone(self);
+        let subscribed = Arc::new(tokio::sync::Notify::new());
+        let first = Arc::clone(&subscribed);
         tokio::spawn(async move {
             use futures_util::StreamExt as _;
             loop {
@@ -115,6 +118,7 @@ impl Fanout {
                     me.hearing.store(true, Ordering::SeqCst);
                     // Whatever changed while deaf is unknown.
                     me.deliver(None, Heard::Resync);
+                    first.notify_one();
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let Ok(text) = msg.get_payload::<String>() else {
@@ -135,6 +139,13 @@ impl Fanout {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         });
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_secs(2), subscribed.notified()).await;
+        if waited.is_err() {
+            tracing::warn!(
+                "not yet subscribed to the other replicas' changes: remembering nothing until then"
+            );
+        }
     }
 
     /// Runs the handlers of `topic` (of every topic for `None`).

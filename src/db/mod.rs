@@ -65,11 +65,18 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    // Each connection to `sqlite::memory:` would be a database of its own.
+    // One budget per replica: on PostgreSQL the reads' own pool takes half of it (when there are two to share)
+    // and the shared pool the rest. Each connection to `sqlite::memory:` would be a database of its own.
+    let budget = settings.max_connections.max(1);
+    let read_pool = if backend == Backend::Postgres {
+        budget / 2
+    } else {
+        0
+    };
     let pool_size = if url.contains(":memory:") {
         1
     } else {
-        settings.max_connections
+        budget - read_pool
     };
     let mut opts = ConnectOptions::new(url);
     opts.max_connections(pool_size)
@@ -97,12 +104,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     });
     let fanout = Fanout::alone();
     let reads = match backend {
-        Backend::Postgres => reads::Reads::postgres(
+        Backend::Postgres if read_pool > 0 => reads::Reads::postgres(
             conn.clone(),
             reads::ReadPool::new(
                 pg_options(settings)?,
                 reads::Limits {
-                    size: pool_size,
+                    size: read_pool,
                     connect_timeout: CONNECT_TIMEOUT,
                     acquire_timeout: ACQUIRE_TIMEOUT,
                     test_if_idle_for: TEST_IF_IDLE_FOR,
@@ -113,7 +120,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
                 Arc::clone(&stats),
             ),
         ),
-        Backend::Sqlite => reads::Reads::shared(conn.clone()),
+        _ => reads::Reads::shared(conn.clone()),
     };
     Ok(Db {
         conn,

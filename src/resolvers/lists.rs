@@ -7,78 +7,46 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
-use crate::auth::visibility::{self, columns};
-use crate::config::Backend;
-use crate::db::batch;
-use crate::db::keyset::{PageArgs, PageRow, SortKey};
+use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, SortBy};
 use crate::db::rows::ByPosition;
 use crate::domain::{InvoiceStatus, WorkOrderStatus};
 use crate::schema::connection::{Conn, connection};
 use crate::schema::types::*;
 use crate::schema::{ids, state};
-use crate::services::reads::{self, Listed};
-use sea_orm::QueryFilter;
+use crate::services::reads::{self, Listed, Window};
+use crate::services::work_orders::Board;
+use crate::services::{customers, invoices, vehicles, work_orders};
 
 #[derive(Default)]
 pub struct ListQuery;
 
-pub(super) fn page(
+/// What a list field asks for: its page within the cap, and whether `totalCount` is selected.
+pub(super) fn window(
+    ctx: &Context<'_>,
     first: Option<i32>,
     after: Option<String>,
     last: Option<i32>,
     before: Option<String>,
-) -> PageArgs {
-    PageArgs {
-        first,
-        after,
-        last,
-        before,
+) -> Window {
+    Window {
+        page: PageArgs {
+            first,
+            after,
+            last,
+            before,
+        },
+        max: state(ctx).limits.max_page_size,
+        counted: ctx.look_ahead().field("totalCount").exists(),
     }
 }
 
-/// Runs one page of a list and maps its rows to GraphQL nodes.
-pub(super) async fn listed<E, N>(
-    ctx: &Context<'_>,
-    select: sea_orm::Select<E>,
-    sort: &SortKey<E>,
-    args: PageArgs,
-    node: impl Fn(E::Model) -> N,
-) -> Result<Conn<N>>
+/// A page of models as a connection of GraphQL nodes.
+pub(super) fn nodes<M, N>(listed: Listed<ByPosition<M>>, node: impl Fn(M) -> N) -> Conn<N>
 where
-    E: sea_orm::EntityTrait,
-    E::Model: Send + Sync + entity::Positional,
     N: async_graphql::OutputType,
 {
-    let l = page_of(ctx, select, Ok, sort, &args).await?;
-    Ok(connection(l, |r: ByPosition<E::Model>| node(r.0)))
-}
-
-/// One page of a list with what `join` reads beside its rows, within the page-size cap, counted in the same
-/// statement when the client selected `totalCount`.
-async fn page_of<E, R>(
-    ctx: &Context<'_>,
-    select: sea_orm::Select<E>,
-    join: impl FnOnce(sea_orm::Select<E>) -> Result<sea_orm::Select<E>, sea_orm::DbErr>,
-    sort: &SortKey<E>,
-    args: &PageArgs,
-) -> Result<Listed<R>>
-where
-    E: sea_orm::EntityTrait,
-    R: PageRow<E>,
-{
-    let s = state(ctx);
-    let counted = ctx.look_ahead().field("totalCount").exists();
-    Ok(reads::list(
-        &s.db,
-        select,
-        join,
-        sort,
-        args,
-        s.limits.max_page_size,
-        counted,
-    )
-    .await?)
+    connection(listed, |r: ByPosition<M>| node(r.0))
 }
 
 /// Soft-deleted records are listed only on request, and only for those who may delete and restore them.
@@ -179,32 +147,20 @@ impl ListQuery {
         include_deleted: bool,
         #[graphql(default)] sort: CustomerSort,
     ) -> Result<Conn<Customer>> {
-        let f = queries::CustomerFilter {
-            name_contains: filter.name_contains,
-            location_id: opt_id(
-                "Location",
-                filter.home_location_id.as_ref(),
-                "filter.homeLocationId",
-            )?,
-            include_deleted: deleted_allowed(ctx, include_deleted, Perm::CustomerDelete)?,
-        };
-        let (by, desc) = match sort {
-            CustomerSort::NameAsc => (SortBy::Name, false),
-            CustomerSort::NameDesc => (SortBy::Name, true),
-            CustomerSort::CreatedAtAsc => (SortBy::CreatedAt, false),
-            CustomerSort::CreatedAtDesc => (SortBy::CreatedAt, true),
-            CustomerSort::UpdatedAtDesc => (SortBy::UpdatedAt, true),
-        };
-        let select = queries::customers(&f)
-            .filter(visibility::CUSTOMER.condition(access(ctx), &columns::customers()));
-        let sort = queries::customer_sort(by, desc);
-        let args = page(first, after, last, before);
-        let node = ctx.look_ahead().field("edges").field("node");
+        let (f, w) = (
+            filter.parse(ctx, include_deleted)?,
+            window(ctx, first, after, last, before),
+        );
+        let (db, a, node) = (
+            &state(ctx).db,
+            access(ctx),
+            ctx.look_ahead().field("edges").field("node"),
+        );
         if Customer::shows_home_or_balance(&node) {
-            let l = page_of(ctx, select, batch::with_home_and_balance, &sort, &args).await?;
+            let l = customers::list_with_home_and_balance(db, a, &f, sort.key(), &w).await?;
             return Customer::connection_with_home_and_balance(ctx, l, node).await;
         }
-        let conn = listed(ctx, select, &sort, args, Customer).await?;
+        let conn = nodes(customers::list(db, a, &f, sort.key(), &w).await?, Customer);
         let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
         Customer::prime_list(ctx, &rows, node).await?;
         Ok(conn)
@@ -229,29 +185,12 @@ impl ListQuery {
         include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<Vehicle>> {
-        let f = queries::VehicleFilter {
-            customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
-            vin: filter.vin.map(|v| v.trim().to_ascii_uppercase()),
-            plate_number: filter
-                .plate_number
-                .map(|p| {
-                    p.parse::<crate::domain::PlateNumber>()
-                        .map(|p| p.into_inner())
-                })
-                .transpose()
-                .map_err(|e| crate::error::AppError::parse("filter.plateNumber", e))?,
-            include_deleted: deleted_allowed(ctx, include_deleted, Perm::VehicleDelete)?,
-        };
-        let (by, desc) = sort.key();
-        listed(
-            ctx,
-            queries::vehicles(&f)
-                .filter(visibility::VEHICLE.condition(access(ctx), &columns::vehicles())),
-            &queries::vehicle_sort(by, desc),
-            page(first, after, last, before),
-            Vehicle,
-        )
-        .await
+        let (f, w) = (
+            filter.parse(ctx, include_deleted)?,
+            window(ctx, first, after, last, before),
+        );
+        let l = vehicles::list(&state(ctx).db, access(ctx), &f, sort.key(), &w).await?;
+        Ok(nodes(l, Vehicle))
     }
 
     #[graphql(
@@ -273,42 +212,27 @@ impl ListQuery {
         include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<WorkOrder>> {
-        let f = queries::WorkOrderFilter {
-            statuses: filter.statuses.iter().map(|s| s.as_str()).collect(),
-            location_id: opt_id("Location", filter.location_id.as_ref(), "filter.locationId")?,
-            customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
-            vehicle_id: opt_id("Vehicle", filter.vehicle_id.as_ref(), "filter.vehicleId")?,
-            include_deleted: deleted_allowed(ctx, include_deleted, Perm::WorkOrderDelete)?,
-        };
-        let (by, desc) = sort.key();
-        let select = queries::work_orders(&f)
-            .filter(visibility::WORK_ORDER.condition(access(ctx), &columns::work_orders()));
-        let sort = queries::work_order_sort(by, desc);
-        let args = page(first, after, last, before);
-        let node = ctx.look_ahead().field("edges").field("node");
+        let (f, w) = (
+            filter.parse(ctx, include_deleted)?,
+            window(ctx, first, after, last, before),
+        );
+        let (db, a, node) = (
+            &state(ctx).db,
+            access(ctx),
+            ctx.look_ahead().field("edges").field("node"),
+        );
+        // The board: its cards' customers and vehicles (and mechanics) come with the page.
         if node.field("customer").exists() || node.field("vehicle").exists() {
-            // The board: its cards' customers and vehicles come with the page, in its statement, and on
-            // PostgreSQL their mechanics' ids too.
-            if node.field("mechanics").exists() && state(ctx).db.backend == Backend::Postgres {
-                let join = |s| {
-                    Ok(queries::with_mechanic_ids(
-                        queries::with_customer_and_vehicle(s)?,
-                    ))
-                };
-                let l = page_of(ctx, select, join, &sort, &args).await?;
-                return WorkOrder::connection_of_cards(ctx, l, node).await;
-            }
-            let l = page_of(
-                ctx,
-                select,
-                queries::with_customer_and_vehicle,
-                &sort,
-                &args,
-            )
-            .await?;
-            return WorkOrder::connection_with_parties(ctx, l, node).await;
+            let mechanics = node.field("mechanics").exists();
+            return match work_orders::board(db, a, &f, sort.key(), &w, mechanics).await? {
+                Board::Cards(l) => WorkOrder::connection_of_cards(ctx, l, node).await,
+                Board::WithParties(l) => WorkOrder::connection_with_parties(ctx, l, node).await,
+            };
         }
-        let conn = listed(ctx, select, &sort, args, WorkOrder).await?;
+        let conn = nodes(
+            work_orders::list(db, a, &f, sort.key(), &w).await?,
+            WorkOrder,
+        );
         let rows: Vec<_> = conn.edges.iter().map(|e| &e.node.0).collect();
         WorkOrder::prime_list(ctx, &rows, node).await?;
         Ok(conn)
@@ -328,26 +252,9 @@ impl ListQuery {
         #[graphql(default)] filter: InvoiceFilter,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<Invoice>> {
-        let f = queries::InvoiceFilter {
-            statuses: filter.statuses.iter().map(|s| s.as_str()).collect(),
-            location_id: opt_id("Location", filter.location_id.as_ref(), "filter.locationId")?,
-            customer_id: opt_id("Customer", filter.customer_id.as_ref(), "filter.customerId")?,
-            work_order_id: opt_id(
-                "WorkOrder",
-                filter.work_order_id.as_ref(),
-                "filter.workOrderId",
-            )?,
-        };
-        let (by, desc) = sort.key();
-        listed(
-            ctx,
-            queries::invoices(&f)
-                .filter(visibility::INVOICE.condition(access(ctx), &columns::invoices())),
-            &queries::invoice_sort(by, desc),
-            page(first, after, last, before),
-            Invoice,
-        )
-        .await
+        let (f, w) = (filter.parse()?, window(ctx, first, after, last, before));
+        let l = invoices::list(&state(ctx).db, access(ctx), &f, sort.key(), &w).await?;
+        Ok(nodes(l, Invoice))
     }
 
     /// Payments and refunds, newest first.
@@ -367,15 +274,9 @@ impl ListQuery {
         let f = queries::PaymentFilter {
             invoice_id: opt_id("Invoice", invoice_id.as_ref(), "invoiceId")?,
         };
-        listed(
-            ctx,
-            queries::payments(&f)
-                .filter(visibility::PAYMENT.condition(access(ctx), &columns::payments())),
-            &queries::payment_sort(true),
-            page(first, after, last, before),
-            Payment,
-        )
-        .await
+        let w = window(ctx, first, after, last, before);
+        let l = invoices::payments(&state(ctx).db, access(ctx), &f, &w).await?;
+        Ok(nodes(l, Payment))
     }
 
     /// File metadata, newest first.
@@ -395,31 +296,19 @@ impl ListQuery {
         let parent = parent_id
             .as_ref()
             .map(|i| ids::decode(i, "parentId"))
-            .transpose()?
-            .map(|(_, k)| k);
+            .transpose()?;
         let f = queries::FileFilter {
-            parent_id: parent,
+            parent_id: parent.map(|(_, k)| k),
             include_pending: false,
         };
         // Files are scoped through what they are attached to: beyond "everywhere", name a parent you can see.
-        let everywhere = access(ctx).everywhere(Perm::FileRead);
         let parent_visible = match &parent_id {
             Some(id) => super::node::find(ctx, id).await?.is_some(),
             None => false,
         };
-        let select = if everywhere || parent_visible {
-            queries::files(&f)
-        } else {
-            queries::files(&f).filter(visibility::nothing())
-        };
-        listed(
-            ctx,
-            select,
-            &queries::file_sort(true),
-            page(first, after, last, before),
-            File,
-        )
-        .await
+        let w = window(ctx, first, after, last, before);
+        let l = reads::files(&state(ctx).db, access(ctx), &f, parent_visible, &w).await?;
+        Ok(nodes(l, File))
     }
 
     #[graphql(
@@ -434,13 +323,79 @@ impl ListQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<Location>> {
-        listed(
-            ctx,
-            queries::locations(),
-            &queries::location_sort(),
-            page(first, after, last, before),
-            Location,
-        )
-        .await
+        let w = window(ctx, first, after, last, before);
+        Ok(nodes(reads::locations(&state(ctx).db, &w).await?, Location))
+    }
+}
+
+impl CustomerFilter {
+    fn parse(self, ctx: &Context<'_>, include_deleted: bool) -> Result<queries::CustomerFilter> {
+        Ok(queries::CustomerFilter {
+            name_contains: self.name_contains,
+            location_id: opt_id(
+                "Location",
+                self.home_location_id.as_ref(),
+                "filter.homeLocationId",
+            )?,
+            include_deleted: deleted_allowed(ctx, include_deleted, Perm::CustomerDelete)?,
+        })
+    }
+}
+
+impl CustomerSort {
+    fn key(self) -> (SortBy, bool) {
+        match self {
+            Self::NameAsc => (SortBy::Name, false),
+            Self::NameDesc => (SortBy::Name, true),
+            Self::CreatedAtAsc => (SortBy::CreatedAt, false),
+            Self::CreatedAtDesc => (SortBy::CreatedAt, true),
+            Self::UpdatedAtDesc => (SortBy::UpdatedAt, true),
+        }
+    }
+}
+
+impl VehicleFilter {
+    fn parse(self, ctx: &Context<'_>, include_deleted: bool) -> Result<queries::VehicleFilter> {
+        let plate_number = self
+            .plate_number
+            .map(|p| {
+                p.parse::<crate::domain::PlateNumber>()
+                    .map(|p| p.into_inner())
+            })
+            .transpose()
+            .map_err(|e| crate::error::AppError::parse("filter.plateNumber", e))?;
+        Ok(queries::VehicleFilter {
+            customer_id: opt_id("Customer", self.customer_id.as_ref(), "filter.customerId")?,
+            vin: self.vin.map(|v| v.trim().to_ascii_uppercase()),
+            plate_number,
+            include_deleted: deleted_allowed(ctx, include_deleted, Perm::VehicleDelete)?,
+        })
+    }
+}
+
+impl WorkOrderFilter {
+    fn parse(self, ctx: &Context<'_>, include_deleted: bool) -> Result<queries::WorkOrderFilter> {
+        Ok(queries::WorkOrderFilter {
+            statuses: self.statuses.iter().map(|s| s.as_str()).collect(),
+            location_id: opt_id("Location", self.location_id.as_ref(), "filter.locationId")?,
+            customer_id: opt_id("Customer", self.customer_id.as_ref(), "filter.customerId")?,
+            vehicle_id: opt_id("Vehicle", self.vehicle_id.as_ref(), "filter.vehicleId")?,
+            include_deleted: deleted_allowed(ctx, include_deleted, Perm::WorkOrderDelete)?,
+        })
+    }
+}
+
+impl InvoiceFilter {
+    fn parse(self) -> Result<queries::InvoiceFilter> {
+        Ok(queries::InvoiceFilter {
+            statuses: self.statuses.iter().map(|s| s.as_str()).collect(),
+            location_id: opt_id("Location", self.location_id.as_ref(), "filter.locationId")?,
+            customer_id: opt_id("Customer", self.customer_id.as_ref(), "filter.customerId")?,
+            work_order_id: opt_id(
+                "WorkOrder",
+                self.work_order_id.as_ref(),
+                "filter.workOrderId",
+            )?,
+        })
     }
 }

@@ -7,16 +7,17 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::caller;
-use super::lists::{listed, page};
+use super::lists::{nodes, window};
 use crate::auth::catalog::Perm;
 use crate::auth::guard::Require;
-use crate::db::queries::{self, AuditFilter};
+use crate::db::queries::AuditFilter;
 use crate::domain::NonEmpty;
 use crate::error::{AppError, AppResult};
 use crate::schema::connection::Conn;
 use crate::schema::payload::{UserError, split};
 use crate::schema::types::AuditEntry;
 use crate::schema::{ids, state};
+use crate::services::audit;
 use crate::services::reference::{self, EntryChanges, SettingType};
 
 #[derive(Default)]
@@ -205,14 +206,11 @@ impl ReferenceQuery {
             since: filter.since,
             until: filter.until,
         };
-        listed(
-            ctx,
-            queries::audit_entries(&f),
-            &queries::audit_sort(),
-            page(first, after, last, before),
+        let w = window(ctx, first, after, last, before);
+        Ok(nodes(
+            audit::list(&state(ctx).db, &f, &w).await?,
             AuditEntry,
-        )
-        .await
+        ))
     }
 }
 

@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use super::auth::{DonePayload, done};
 use super::caller;
 use super::customers::RecordVersionInput;
-use super::lists::{listed, page};
+use super::lists::{nodes, window};
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
 use crate::auth::password::Password;
-use crate::db::queries::{self, UserFilter};
+use crate::db::queries::UserFilter;
 use crate::domain::{Email, NonEmpty, Phone};
 use crate::error::{AppError, AppResult};
 use crate::schema::connection::Conn;
@@ -212,14 +212,8 @@ impl UserQuery {
             }),
             search,
         };
-        listed(
-            ctx,
-            queries::users(&f),
-            &queries::user_sort(),
-            page(first, after, last, before),
-            User,
-        )
-        .await
+        let w = window(ctx, first, after, last, before);
+        Ok(nodes(users::list(&state(ctx).db, &f, &w).await?, User))
     }
 
     /// Integration keys, newest first.
@@ -236,14 +230,9 @@ impl UserQuery {
         before: Option<String>,
         #[graphql(default)] include_revoked: bool,
     ) -> Result<Conn<ApiKey>> {
-        listed(
-            ctx,
-            queries::api_keys(include_revoked),
-            &queries::api_key_sort(),
-            page(first, after, last, before),
-            ApiKey,
-        )
-        .await
+        let w = window(ctx, first, after, last, before);
+        let l = api_keys::list(&state(ctx).db, include_revoked, &w).await?;
+        Ok(nodes(l, ApiKey))
     }
 }
 

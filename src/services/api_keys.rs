@@ -6,10 +6,13 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use uuid::Uuid;
 
 use super::audit;
+use super::reads::{self, Listed, Window};
 use crate::auth::Caller;
 use crate::auth::policy::{Access, Policy};
 use crate::auth::{API_KEY_PREFIX, crypto};
 use crate::db::Db;
+use crate::db::queries;
+use crate::db::rows::ByPosition;
 use crate::domain::NonEmpty;
 use crate::error::{AppError, AppResult};
 
@@ -112,4 +115,14 @@ pub async fn revoke(db: &Db, caller: &Caller, id: Uuid) -> AppResult<api_keys::M
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Integration keys, newest first, one page.
+pub async fn list(
+    db: &Db,
+    include_revoked: bool,
+    w: &Window,
+) -> AppResult<Listed<ByPosition<api_keys::Model>>> {
+    let select = queries::api_keys(include_revoked);
+    reads::models(db, select, &queries::api_key_sort(), w).await
 }

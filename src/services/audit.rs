@@ -7,7 +7,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::reads::{self, Listed, Window};
 use crate::auth::Caller;
+use crate::db::queries;
+use crate::db::rows::ByPosition;
 use crate::error::{AppError, AppResult};
 
 /// Fields that never enter the log, whatever the entity.
@@ -112,6 +115,15 @@ pub async fn event<C: ConnectionTrait>(
     .insert(conn)
     .await?;
     Ok(())
+}
+
+/// Audit entries, newest first, one page.
+pub async fn list(
+    db: &crate::db::Db,
+    f: &queries::AuditFilter,
+    w: &Window,
+) -> AppResult<Listed<ByPosition<audit_log::Model>>> {
+    reads::models(db, queries::audit_entries(f), &queries::audit_sort(), w).await
 }
 
 #[cfg(test)]

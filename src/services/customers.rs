@@ -8,9 +8,15 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::reads::{self, Listed, Window};
 use super::{audit, edit, set_deleted, soft_delete};
 use crate::auth::Caller;
+use crate::auth::policy::Access;
+use crate::auth::visibility::{self, columns};
 use crate::db::Db;
+use crate::db::batch::{self, CustomerWith};
+use crate::db::queries::{self, SortBy};
+use crate::db::rows::ByPosition;
 use crate::domain::{CustomerKind, Email, NonEmpty, Phone, WorkOrderStatus};
 use crate::error::{AppError, AppResult};
 
@@ -199,4 +205,44 @@ pub async fn restore(
         Ok(())
     })
     .await
+}
+
+/// The customers the caller may see, filtered and sorted, one page.
+pub async fn list(
+    db: &Db,
+    access: &Access,
+    f: &queries::CustomerFilter,
+    sort: (SortBy, bool),
+    w: &Window,
+) -> AppResult<Listed<ByPosition<customers::Model>>> {
+    reads::models(
+        db,
+        visible(access, f),
+        &queries::customer_sort(sort.0, sort.1),
+        w,
+    )
+    .await
+}
+
+/// The same page, each customer with its home branch and balance due read in the page's own statement.
+pub async fn list_with_home_and_balance(
+    db: &Db,
+    access: &Access,
+    f: &queries::CustomerFilter,
+    sort: (SortBy, bool),
+    w: &Window,
+) -> AppResult<Listed<CustomerWith>> {
+    let sort = queries::customer_sort(sort.0, sort.1);
+    reads::list(
+        db,
+        visible(access, f),
+        batch::with_home_and_balance,
+        &sort,
+        w,
+    )
+    .await
+}
+
+fn visible(access: &Access, f: &queries::CustomerFilter) -> sea_orm::Select<customers::Entity> {
+    queries::customers(f).filter(visibility::CUSTOMER.condition(access, &columns::customers()))
 }

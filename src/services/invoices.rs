@@ -11,11 +11,16 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use super::reads::{self, Listed, Window};
 use super::work_orders::next_number;
 use super::{Liveness, audit, lock_versioned, reference, touch};
 use crate::auth::Caller;
 use crate::auth::crypto;
+use crate::auth::policy::Access;
+use crate::auth::visibility::{self, columns};
 use crate::db::Db;
+use crate::db::queries::{self, SortBy};
+use crate::db::rows::ByPosition;
 use crate::domain::{InvoiceStatus, Money, NonEmpty, WorkOrderStatus};
 use crate::error::{AppError, AppResult};
 
@@ -399,4 +404,29 @@ async fn write(
     audit::event(&tx, caller, "invoice", Some(after.id), action, d).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// The invoices the caller may see, filtered and sorted, one page.
+pub async fn list(
+    db: &Db,
+    access: &Access,
+    f: &queries::InvoiceFilter,
+    sort: (SortBy, bool),
+    w: &Window,
+) -> AppResult<Listed<ByPosition<invoices::Model>>> {
+    let select =
+        queries::invoices(f).filter(visibility::INVOICE.condition(access, &columns::invoices()));
+    reads::models(db, select, &queries::invoice_sort(sort.0, sort.1), w).await
+}
+
+/// The payments and refunds the caller may see, newest first, one page.
+pub async fn payments(
+    db: &Db,
+    access: &Access,
+    f: &queries::PaymentFilter,
+    w: &Window,
+) -> AppResult<Listed<ByPosition<payments::Model>>> {
+    let select =
+        queries::payments(f).filter(visibility::PAYMENT.condition(access, &columns::payments()));
+    reads::models(db, select, &queries::payment_sort(true), w).await
 }

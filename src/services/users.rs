@@ -13,6 +13,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use super::reads::{self, Listed, Window};
 use super::sessions::{self, one_time_token, revoke_where, spend_one_time_token};
 use super::{audit, edit, soft_delete, touch};
 use crate::auth::Caller;
@@ -21,6 +22,8 @@ use crate::auth::password::{Password, Verified};
 use crate::auth::policy::{Access, EVERYWHERE, Policy};
 use crate::auth::{Auth, crypto, totp};
 use crate::db::Db;
+use crate::db::queries;
+use crate::db::rows::ByPosition;
 use crate::domain::{Email, NonEmpty, Phone};
 use crate::error::{AppError, AppResult};
 
@@ -843,4 +846,13 @@ pub async fn disable_totp(db: &Db, auth: &Auth, caller: &Caller, password: &str)
     tx.commit().await?;
     db.staff.changed();
     Ok(())
+}
+
+/// Staff accounts, by name, one page.
+pub async fn list(
+    db: &Db,
+    f: &queries::UserFilter,
+    w: &Window,
+) -> AppResult<Listed<ByPosition<users::Model>>> {
+    reads::models(db, queries::users(f), &queries::user_sort(), w).await
 }

@@ -7,9 +7,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::reads::{self, Listed, Window};
 use super::{audit, edit, soft_delete};
 use crate::auth::Caller;
+use crate::auth::policy::Access;
+use crate::auth::visibility::{self, columns};
 use crate::db::Db;
+use crate::db::queries::{self, SortBy};
+use crate::db::rows::ByPosition;
 use crate::domain::{PlateNumber, Vin};
 use crate::error::{AppError, AppResult};
 
@@ -249,4 +254,17 @@ pub async fn restore(
         live_customer(tx, car.customer_id).await
     })
     .await
+}
+
+/// The vehicles the caller may see, filtered and sorted, one page.
+pub async fn list(
+    db: &Db,
+    access: &Access,
+    f: &queries::VehicleFilter,
+    sort: (SortBy, bool),
+    w: &Window,
+) -> AppResult<Listed<ByPosition<vehicles::Model>>> {
+    let select =
+        queries::vehicles(f).filter(visibility::VEHICLE.condition(access, &columns::vehicles()));
+    reads::models(db, select, &queries::vehicle_sort(sort.0, sort.1), w).await
 }

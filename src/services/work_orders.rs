@@ -14,9 +14,15 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use super::reads::{self, Listed, Window};
 use super::{Liveness, audit, edit, lock_versioned, reference, soft_delete, touch};
 use crate::auth::Caller;
+use crate::auth::policy::Access;
+use crate::auth::visibility::{self, columns};
+use crate::config::Backend;
 use crate::db::Db;
+use crate::db::queries::{self, SortBy, WorkOrderCard, WorkOrderWithParties};
+use crate::db::rows::ByPosition;
 use crate::domain::{
     ApprovalMethod, LineKind, Money, NonEmpty, Quantity, TaxRate, Totals, WorkOrderStatus,
     line_amounts,
@@ -725,4 +731,57 @@ pub async fn find_any(db: &Db, id: Uuid) -> AppResult<work_orders::Model> {
         .one(&db.conn)
         .await?
         .ok_or(AppError::NotFound)
+}
+
+/// The work orders the caller may see, filtered and sorted, one page.
+pub async fn list(
+    db: &Db,
+    access: &Access,
+    f: &queries::WorkOrderFilter,
+    sort: (SortBy, bool),
+    w: &Window,
+) -> AppResult<Listed<ByPosition<work_orders::Model>>> {
+    reads::models(
+        db,
+        visible(access, f),
+        &queries::work_order_sort(sort.0, sort.1),
+        w,
+    )
+    .await
+}
+
+/// A page of the board: each card's customer and vehicle read in the page's own statement and, when the
+/// screen shows mechanics and the database can (PostgreSQL), their ids too.
+pub enum Board {
+    Cards(Listed<WorkOrderCard>),
+    WithParties(Listed<WorkOrderWithParties>),
+}
+
+pub async fn board(
+    db: &Db,
+    access: &Access,
+    f: &queries::WorkOrderFilter,
+    sort: (SortBy, bool),
+    w: &Window,
+    mechanics: bool,
+) -> AppResult<Board> {
+    let sort = queries::work_order_sort(sort.0, sort.1);
+    let select = visible(access, f);
+    if mechanics && db.backend == Backend::Postgres {
+        let join = |s| {
+            Ok(queries::with_mechanic_ids(
+                queries::with_customer_and_vehicle(s)?,
+            ))
+        };
+        return Ok(Board::Cards(reads::list(db, select, join, &sort, w).await?));
+    }
+    let join = queries::with_customer_and_vehicle;
+    Ok(Board::WithParties(
+        reads::list(db, select, join, &sort, w).await?,
+    ))
+}
+
+fn visible(access: &Access, f: &queries::WorkOrderFilter) -> sea_orm::Select<work_orders::Entity> {
+    queries::work_orders(f)
+        .filter(visibility::WORK_ORDER.condition(access, &columns::work_orders()))
 }

@@ -13,10 +13,11 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 
 use crate::helpers::{TestDb, is_postgres};
 
+/// A replica's pools on `db`, its read pool of `size` (half the replica's budget).
 async fn connect(db: &TestDb, size: u32) -> Db {
     autoshop::db::connect(&DatabaseSettings {
         url: Secret::new(db.url.clone()),
-        max_connections: size,
+        max_connections: size * 2,
         auto_migrate: false,
         remember_for: Duration::from_secs(5),
     })
@@ -198,5 +199,26 @@ async fn connections_left_idle_past_the_timeout_are_closed_so_the_pool_shrinks_a
     assert!(
         next.0 != retired && next.1 != retired,
         "the connection idle past the timeout was closed, not reused: {retired} in {next:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_replica_never_holds_more_connections_than_its_budget() {
+    if !is_postgres() {
+        return;
+    }
+    let app = crate::helpers::TestApp::spawn_with(&[("AUTOSHOP_DB_MAX_CONNECTIONS", "4")]).await;
+    app.seed(10, 40).await;
+    let busy = serde_json::json!({ "query": "{ customers(first: 20) { totalCount edges { node { id vehicles { id } } } } workOrders(first: 20) { edges { node { id customer { name } lines { id } } } } }" });
+    let answers = futures_util::future::join_all((0..40).map(|_| app.post(&busy))).await;
+    assert!(answers.iter().all(|a| a.status() == 200));
+    let held = app
+        .sql_one("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()")
+        .await
+        .try_get::<i64>("", "n")
+        .expect("n");
+    assert!(
+        (1..=4).contains(&held),
+        "{held} connections for a budget of 4"
     );
 }
