@@ -36,8 +36,28 @@ pub struct Remembered<K, V> {
 /// Sessions found live, each with its own end.
 pub type LiveSessions = Remembered<(Uuid, Uuid), DateTime<Utc>>;
 
-/// The shop's users by id.
-pub type Staff = Remembered<Uuid, entity::users::Model>;
+/// The shop's users by id, as screens name them: never their credentials.
+pub type Staff = Remembered<Uuid, StaffCard>;
+
+/// What the board shows of a member of staff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffCard {
+    pub id: Uuid,
+    pub name: String,
+    pub status: String,
+    pub deleted: bool,
+}
+
+impl From<&entity::users::Model> for StaffCard {
+    fn from(u: &entity::users::Model) -> Self {
+        StaffCard {
+            id: u.id,
+            name: u.name.clone(),
+            status: u.status.clone(),
+            deleted: u.deleted_at.is_some(),
+        }
+    }
+}
 
 impl<K, V> std::fmt::Debug for Remembered<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -430,7 +430,7 @@ async fn assignment(
     };
     let (user, errors) = split(r.await)?;
     Ok(RoleAssignmentPayload {
-        user: user.map(User),
+        user: user.map(User::full),
         errors,
     })
 }

@@ -203,7 +203,7 @@ fn session(ctx: &Context<'_>, issued: Issued, use_cookies: bool) -> Session {
         access_token_expires_at: issued.access_expires_at,
         refresh_token: (!use_cookies).then_some(issued.refresh_token),
         refresh_token_expires_at: issued.refresh_expires_at,
-        user: User(issued.user),
+        user: User::full(issued.user),
     }
 }
 
@@ -229,7 +229,7 @@ impl AuthQuery {
     #[graphql(guard = "Require::user()")]
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let s = state(ctx);
-        Ok(User(users::current(&s.db, &caller(ctx)).await?))
+        Ok(User::full(users::current(&s.db, &caller(ctx)).await?))
     }
 }
 

@@ -27,7 +27,9 @@ pub(crate) async fn find(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     }
     Ok(match kind.as_str() {
         "Location" => found!(locations, Location),
-        "User" => found!(users, User),
+        "User" => load::<users::Entity, via::Node>(ctx, key)
+            .await?
+            .map(|m| Node::User(User::full(m))),
         "Customer" => found!(customers, Customer),
         "Vehicle" => found!(vehicles, Vehicle),
         "WorkOrder" => found!(work_orders, WorkOrder),

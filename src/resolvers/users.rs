@@ -95,7 +95,7 @@ pub struct ApiKeyPayload {
 fn user_payload(r: AppResult<entity::users::Model>) -> Result<UserPayload> {
     let (user, errors) = split(r)?;
     Ok(UserPayload {
-        user: user.map(User),
+        user: user.map(User::full),
         errors,
     })
 }
@@ -213,7 +213,10 @@ impl UserQuery {
             search,
         };
         let w = window(ctx, first, after, last, before);
-        Ok(nodes(users::list(&state(ctx).db, &f, &w).await?, User))
+        Ok(nodes(
+            users::list(&state(ctx).db, &f, &w).await?,
+            User::full,
+        ))
     }
 
     /// Integration keys, newest first.

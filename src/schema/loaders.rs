@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::db::batch;
-use crate::db::live::Staff;
+use crate::db::live::{Staff, StaffCard};
 use crate::db::reads::Reads;
 use crate::error::AppError;
 
@@ -40,9 +40,10 @@ impl DbLoader {
             .map_err(Arc::new)
     }
 
-    /// The users with these ids, from what this replica remembers of the staff ([`Staff`]) and, for those it
-    /// does not, from one statement; soft-deleted users included (the caller decides).
-    pub async fn staff(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, users::Model>, LoadError> {
+    /// What the screens show of the users with these ids, from what this replica remembers of the staff
+    /// ([`Staff`]) and, for those it does not, from one statement; soft-deleted users included (the caller
+    /// decides).
+    pub async fn staff(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, StaffCard>, LoadError> {
         let epoch = self.staff.epoch();
         // A board names a few mechanics many times over: each is looked up (and copied) once.
         let mut ids = ids.to_vec();
@@ -61,11 +62,36 @@ impl DbLoader {
                 .await
                 .map_err(Arc::new)?;
             for (id, u) in read {
-                self.staff.remember(id, u.clone(), epoch);
-                found.insert(id, u);
+                let card = StaffCard::from(&u);
+                self.staff.remember(id, card.clone(), epoch);
+                found.insert(id, card);
             }
         }
         Ok(found)
+    }
+}
+
+/// A user as a relation delivers it: the whole row, or only what the staff cache keeps (the rest is read when
+/// a client asks for more).
+#[derive(Debug, Clone)]
+pub enum UserRow {
+    Full(users::Model),
+    Card(StaffCard),
+}
+
+impl UserRow {
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Full(u) => u.id,
+            Self::Card(c) => c.id,
+        }
+    }
+
+    pub fn deleted(&self) -> bool {
+        match self {
+            Self::Full(u) => u.deleted_at.is_some(),
+            Self::Card(c) => c.deleted,
+        }
     }
 }
 
@@ -255,7 +281,7 @@ impl<R: HasMany> Loader<NewestOf<R>> for DbLoader {
 pub struct MechanicsOf(pub Uuid);
 
 impl Loader<MechanicsOf> for DbLoader {
-    type Value = Vec<users::Model>;
+    type Value = Vec<UserRow>;
     type Error = LoadError;
 
     async fn load(
@@ -266,7 +292,7 @@ impl Loader<MechanicsOf> for DbLoader {
         let rows = batch::mechanics_of(&self.conn, &ids).await?;
         Ok(rows
             .into_iter()
-            .map(|(id, v)| (MechanicsOf(id), v))
+            .map(|(id, v)| (MechanicsOf(id), v.into_iter().map(UserRow::Full).collect()))
             .collect())
     }
 }

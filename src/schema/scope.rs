@@ -48,7 +48,7 @@ pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> A
         .await?
         .unwrap_or_default()
         .iter()
-        .map(|m| m.id)
+        .map(|m| m.id())
         .collect();
     Ok(visibility::WORK_ORDER.admits(
         a,

@@ -129,48 +129,77 @@ async fn history(ctx: &Context<'_>, id: uuid::Uuid, limit: i32) -> Result<Vec<Au
         .collect())
 }
 
-/// A member of staff.
-pub struct User(pub users::Model);
+/// A member of staff: the whole row, or what the staff cache keeps of it (the board's mechanics), whose other
+/// fields are read when a client asks for them.
+pub struct User(pub UserRow);
+
+impl User {
+    pub fn full(u: users::Model) -> Self {
+        User(UserRow::Full(u))
+    }
+
+    /// The whole row.
+    async fn row(&self, ctx: &Context<'_>) -> Result<std::borrow::Cow<'_, users::Model>> {
+        match &self.0 {
+            UserRow::Full(u) => Ok(std::borrow::Cow::Borrowed(u)),
+            UserRow::Card(c) => {
+                let key = ById::<(users::Entity, via::Node)>::new(c.id);
+                let u = Box::pin(super::loaders_for(ctx)?.load_one(key))
+                    .await
+                    .map_err(AppError::from)?
+                    .ok_or(AppError::NotFound)?;
+                Ok(std::borrow::Cow::Owned(u))
+            }
+        }
+    }
+}
 
 #[Object]
 impl User {
     async fn id(&self) -> ID {
-        ids::encode("User", self.0.id)
+        ids::encode("User", self.0.id())
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        match &self.0 {
+            UserRow::Full(u) => &u.name,
+            UserRow::Card(c) => &c.name,
+        }
     }
-    async fn email(&self) -> &str {
-        &self.0.email
+    async fn email(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.row(ctx).await?.email.clone())
     }
     /// A new e-mail waiting for its owner to confirm it through the link sent there; until then sign-in and
     /// password resets use `email`.
-    async fn pending_email(&self) -> Option<&str> {
-        self.0.pending_email.as_deref()
+    async fn pending_email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.row(ctx).await?.pending_email.clone())
     }
     async fn status(&self) -> Result<UserStatus> {
-        stored("user status", &self.0.status, UserStatus::from_stored)
+        let status = match &self.0 {
+            UserRow::Full(u) => &u.status,
+            UserRow::Card(c) => &c.status,
+        };
+        stored("user status", status, UserStatus::from_stored)
     }
-    async fn last_login_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_login_at
+    async fn last_login_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.row(ctx).await?.last_login_at)
     }
-    async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.row(ctx).await?.phone.clone())
     }
     /// Whether sign-in asks for a code from an authenticator app.
-    async fn two_factor_enabled(&self) -> bool {
-        self.0.totp_enabled
+    async fn two_factor_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.row(ctx).await?.totp_enabled)
     }
     /// An invited user who has not chosen a password yet.
-    async fn invitation_pending(&self) -> bool {
-        self.0.password_hash.is_none()
+    async fn invitation_pending(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.row(ctx).await?.password_hash.is_none())
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.created_at)
     }
     /// Name this version when changing the user.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self, ctx: &Context<'_>) -> Result<i32> {
+        Ok(self.row(ctx).await?.version)
     }
 }
 
@@ -648,7 +677,7 @@ impl WorkOrder {
                 let users = card
                     .mechanics
                     .iter()
-                    .filter_map(|id| staff.get(id).cloned());
+                    .filter_map(|id| staff.get(id).cloned().map(UserRow::Card));
                 assigned.insert(MechanicsOf(card.parties.row.id), users.collect());
                 (cursor, card.parties)
             })
@@ -863,7 +892,7 @@ impl WorkOrder {
         Ok(assigned
             .unwrap_or_default()
             .into_iter()
-            .filter(|u| u.deleted_at.is_none())
+            .filter(|u| !u.deleted())
             .map(User)
             .collect())
     }
@@ -942,7 +971,7 @@ impl WorkOrderLine {
         };
         Ok(load::<users::Entity, via::LineMechanic>(ctx, id)
             .await?
-            .map(User))
+            .map(User::full))
     }
     /// Quantity × unit price (negative for discounts), before tax.
     async fn net(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
@@ -991,7 +1020,7 @@ impl WorkOrderStatusChange {
         };
         Ok(load::<users::Entity, via::ChangedBy>(ctx, id)
             .await?
-            .map(User))
+            .map(User::full))
     }
 }
 
@@ -1193,7 +1222,7 @@ impl Payment {
         };
         Ok(load::<users::Entity, via::RecordedBy>(ctx, id)
             .await?
-            .map(User))
+            .map(User::full))
     }
 }
 
@@ -1223,7 +1252,7 @@ impl File {
         };
         Ok(load::<users::Entity, via::UploadedBy>(ctx, id)
             .await?
-            .map(User))
+            .map(User::full))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
