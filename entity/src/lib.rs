@@ -16,24 +16,18 @@ pub trait Positional: Sized {
     fn from_sqlite_row(row: &SqliteRow, at: usize) -> Result<Self, sqlx::Error>;
 }
 
-/// One column by position. The tests (debug builds) check each column's type against the field's, as sea-orm
-/// does on every read; release builds, which run only the migrations those tests ran, skip that check, which
-/// compared type names for every value of every row.
+/// One column by position, its type checked against the field's (as sea-orm does on every read) when `$checked`;
+/// unchecked otherwise: the check compares type names for every value, and a model's columns keep their types
+/// from one row to the next.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(debug_assertions)]
 macro_rules! read {
-    ($row:expr, $at:expr) => {
-        $crate::sqlx::Row::try_get($row, $at)?
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-#[cfg(not(debug_assertions))]
-macro_rules! read {
-    ($row:expr, $at:expr) => {
-        $crate::sqlx::Row::try_get_unchecked($row, $at)?
+    ($row:expr, $at:expr, $checked:expr) => {
+        if $checked {
+            $crate::sqlx::Row::try_get($row, $at)?
+        } else {
+            $crate::sqlx::Row::try_get_unchecked($row, $at)?
+        }
     };
 }
 
@@ -64,9 +58,17 @@ macro_rules! model {
             row: &$crate::sqlx::$row::$ty,
             mut at: usize,
         ) -> Result<Self, $crate::sqlx::Error> {
-            Ok(Model {
-                $( $field: { let v = $crate::read!(row, at); at += 1; v } ),*
-            })
+            use std::sync::atomic::{AtomicBool, Ordering};
+            // Types are checked on every read in debug builds (the tests), and on this process's first read
+            // of the model from this backend in release builds: a column whose type a migration changed fails
+            // loudly there, never misreads.
+            static CHECKED: AtomicBool = AtomicBool::new(false);
+            let check = cfg!(debug_assertions) || !CHECKED.load(Ordering::Relaxed);
+            let model = Model {
+                $( $field: { let v = $crate::read!(row, at, check); at += 1; v } ),*
+            };
+            CHECKED.store(true, Ordering::Relaxed);
+            Ok(model)
         }
     };
 }
