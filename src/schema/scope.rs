@@ -129,41 +129,32 @@ impl Scoped for work_orders::Model {
     }
 }
 
-impl Scoped for work_order_lines::Model {
-    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        work_order_by_id_visible(ctx, self.work_order_id).await
-    }
-
-    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
-        Ok(true)
-    }
-}
-
-impl Scoped for work_order_status_changes::Model {
-    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        work_order_by_id_visible(ctx, self.work_order_id).await
-    }
-
-    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
-        Ok(true)
-    }
-}
-
 impl Scoped for invoices::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
         Ok(visibility::INVOICE.admits(access(ctx), Placement::at(Some(self.location_id))))
     }
 }
 
-impl Scoped for invoice_lines::Model {
-    async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        invoice_by_id_visible(ctx, self.invoice_id).await
-    }
+/// Records seen exactly when their parent is: reached from it, at once; on their own, through it.
+macro_rules! through_parent {
+    ($($model:ty => $parent_visible:ident($field:ident)),+ $(,)?) => {$(
+        impl Scoped for $model {
+            async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
+                $parent_visible(ctx, self.$field).await
+            }
 
-    async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
-        Ok(true)
-    }
+            async fn visible_as_child(&self, _: &Context<'_>) -> AppResult<bool> {
+                Ok(true)
+            }
+        }
+    )+};
 }
+
+through_parent!(
+    work_order_lines::Model => work_order_by_id_visible(work_order_id),
+    work_order_status_changes::Model => work_order_by_id_visible(work_order_id),
+    invoice_lines::Model => invoice_by_id_visible(invoice_id),
+);
 
 impl Scoped for payments::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {

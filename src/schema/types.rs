@@ -933,6 +933,19 @@ impl WorkOrder {
     }
 }
 
+/// What work-order and invoice lines store alike, read one way for both.
+fn line_kind(stored_kind: &str) -> Result<LineKind> {
+    stored("line kind", stored_kind, LineKind::from_stored)
+}
+
+fn line_quantity(milli: i64) -> Result<Quantity> {
+    Ok(Quantity::from_milli(milli).map_err(|e| corrupt("quantity", &e.message))?)
+}
+
+fn line_tax_rate(basis_points: i32) -> Result<TaxRate> {
+    Ok(TaxRate::from_basis_points(basis_points).map_err(|e| corrupt("tax rate", &e.message))?)
+}
+
 /// One line of a work order; amounts are computed by the server.
 pub struct WorkOrderLine(pub work_order_lines::Model);
 
@@ -945,22 +958,20 @@ impl WorkOrderLine {
         self.0.position
     }
     async fn kind(&self) -> Result<LineKind> {
-        stored("line kind", &self.0.kind, LineKind::from_stored)
+        line_kind(&self.0.kind)
     }
     async fn description(&self) -> &str {
         &self.0.description
     }
     /// Pieces, or hours for labour.
     async fn quantity(&self) -> Result<Quantity> {
-        Ok(Quantity::from_milli(self.0.quantity_milli)
-            .map_err(|e| corrupt("quantity", &e.message))?)
+        line_quantity(self.0.quantity_milli)
     }
     async fn unit_price(&self, ctx: &Context<'_>) -> Result<Option<Money>> {
         priced(ctx, None, self.0.unit_price_minor)
     }
     async fn tax_rate(&self) -> Result<TaxRate> {
-        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp)
-            .map_err(|e| corrupt("tax rate", &e.message))?)
+        line_tax_rate(self.0.tax_rate_bp)
     }
     async fn part_number(&self) -> Option<&str> {
         self.0.part_number.as_deref()
@@ -1146,21 +1157,19 @@ impl InvoiceLine {
         self.0.position
     }
     async fn kind(&self) -> Result<LineKind> {
-        stored("line kind", &self.0.kind, LineKind::from_stored)
+        line_kind(&self.0.kind)
     }
     async fn description(&self) -> &str {
         &self.0.description
     }
     async fn quantity(&self) -> Result<Quantity> {
-        Ok(Quantity::from_milli(self.0.quantity_milli)
-            .map_err(|e| corrupt("quantity", &e.message))?)
+        line_quantity(self.0.quantity_milli)
     }
     async fn unit_price(&self) -> Money {
         Money::from_minor(self.0.unit_price_minor)
     }
     async fn tax_rate(&self) -> Result<TaxRate> {
-        Ok(TaxRate::from_basis_points(self.0.tax_rate_bp)
-            .map_err(|e| corrupt("tax rate", &e.message))?)
+        line_tax_rate(self.0.tax_rate_bp)
     }
     async fn part_number(&self) -> Option<&str> {
         self.0.part_number.as_deref()
