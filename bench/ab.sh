@@ -67,11 +67,6 @@ for name, (file, op, var, kind, sql) in ops.items():
     with open(f"{out}.{name}.bodies", "w") as f:
         for i in random.sample(ids, min(len(ids), 1000)):
             f.write(json.dumps({"query": contract(file), "operationName": op, "variables": {var: gid(kind, i)}}) + "\n")
-rows = q("SELECT id || ':' || version FROM work_orders WHERE status NOT IN ('closed','cancelled','ready') AND deleted_at IS NULL")
-with open(f"{out}.orders", "w") as f:
-    for r in rows:
-        i, v = r.split(":")
-        f.write(f"{gid('WorkOrder', i)} {v}\n")
 with open(f"{out}.typename.bodies", "w") as f:
     f.write(json.dumps({"query": "{ __typename }"}) + "\n")
 PY
@@ -80,6 +75,14 @@ PY
 start before "$BEFORE_BIN" 18091
 start after "$AFTER_BIN" 18092
 port() { [[ $1 == before ]] && echo 18091 || echo 18092; }
+orders() { # side → its open work orders, "global-id version" at the versions they have now
+  psql -Atq "$PG/autoshop_ab_$1?sslmode=disable" -F ' ' -c \
+    "SELECT id, version FROM work_orders WHERE status NOT IN ('closed','cancelled','ready') AND deleted_at IS NULL" |
+    python3 -c 'import base64, sys
+for line in sys.stdin:
+    i, v = line.split()
+    print(base64.urlsafe_b64encode(f"WorkOrder:{i}".encode()).decode().rstrip("="), v)' >"$OUT/$1.orders"
+}
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 statements() { # side → the server's statement count
   curl -s -H 'authorization: Bearer bench' "http://127.0.0.1:$(port "$1")/metrics" | awk '/^autoshop_app_db_statements /{print $2}'
@@ -109,6 +112,7 @@ for rep in $(seq 1 "$REPEAT"); do
       export TOKEN; TOKEN=$(cat "$OUT/$side.token")
       url="http://127.0.0.1:$(port "$side")/graphql"
       if [[ $op == edit ]]; then
+        orders "$side"
         v0=$(versions "$side")
         r=$(ORDERS_FILE="$OUT/$side.orders" THREADS=2 wrk -t2 -c16 -d"${DURATION}s" -s bench/edit.lua "$url" | grep '^RESULT')
         landed=$(( $(versions "$side") - v0 ))
@@ -126,7 +130,7 @@ done
   echo "## Before and after, side by side (bench/ab.sh)"
   echo
   echo "Measured on $(date -u '+%Y-%m-%d %H:%M UTC'): SCALE=$SCALE, ${DURATION}s per run, concurrency 16, medians of $REPEAT alternating runs;"
-  echo "before = \`$(basename "$(dirname "$(dirname "$(dirname "$BEFORE_BIN")")")")\` build of an earlier commit, after = this commit; each on a database of its own seeded alike,"
+  echo "before = \`$BEFORE_BIN\` (${BEFORE_NAME:-an earlier commit}), after = this working tree ($(git rev-parse --short HEAD)); each on a database of its own seeded alike,"
   echo "every request for a record drawn at random ($(wc -l <"$OUT/after.customer_card.bodies") customers, $(wc -l <"$OUT/after.lookup.bodies") vehicles, every branch with open orders)."
   echo "The machine: $(nproc) cores shared by both servers, PostgreSQL and wrk."
   echo
