@@ -41,6 +41,19 @@ pub(super) fn window(
     }
 }
 
+/// What a list that primes its nodes' relations reads with: the database, the caller's access, and what the
+/// client selected of each node.
+fn reading<'a>(
+    ctx: &'a Context<'_>,
+) -> (
+    &'a crate::db::Db,
+    &'a crate::auth::policy::Access,
+    async_graphql::Lookahead<'a>,
+) {
+    let node = ctx.look_ahead().field("edges").field("node");
+    (&state(ctx).db, access(ctx), node)
+}
+
 /// A page of models as a connection of GraphQL nodes.
 pub(super) fn nodes<M, N>(listed: Listed<ByPosition<M>>, node: impl Fn(M) -> N) -> Conn<N>
 where
@@ -147,15 +160,8 @@ impl ListQuery {
         include_deleted: bool,
         #[graphql(default)] sort: CustomerSort,
     ) -> Result<Conn<Customer>> {
-        let (f, w) = (
-            filter.parse(ctx, include_deleted)?,
-            window(ctx, first, after, last, before),
-        );
-        let (db, a, node) = (
-            &state(ctx).db,
-            access(ctx),
-            ctx.look_ahead().field("edges").field("node"),
-        );
+        let f = filter.parse(ctx, include_deleted)?;
+        let (w, (db, a, node)) = (window(ctx, first, after, last, before), reading(ctx));
         if Customer::shows_home_or_balance(&node) {
             let l = customers::list_with_home_and_balance(db, a, &f, sort.key(), &w).await?;
             return Customer::connection_with_home_and_balance(ctx, l, node).await;
@@ -212,15 +218,8 @@ impl ListQuery {
         include_deleted: bool,
         #[graphql(default)] sort: RecordSort,
     ) -> Result<Conn<WorkOrder>> {
-        let (f, w) = (
-            filter.parse(ctx, include_deleted)?,
-            window(ctx, first, after, last, before),
-        );
-        let (db, a, node) = (
-            &state(ctx).db,
-            access(ctx),
-            ctx.look_ahead().field("edges").field("node"),
-        );
+        let f = filter.parse(ctx, include_deleted)?;
+        let (w, (db, a, node)) = (window(ctx, first, after, last, before), reading(ctx));
         // The board: its cards' customers and vehicles (and mechanics) come with the page.
         if node.field("customer").exists() || node.field("vehicle").exists() {
             let mechanics = node.field("mechanics").exists();
