@@ -228,6 +228,94 @@ fn opt_mechanic(id: Option<&ID>) -> AppResult<Option<uuid::Uuid>> {
         .transpose()
 }
 
+fn opt_parsed<T: std::str::FromStr<Err = crate::domain::ParseError>>(
+    field: &str,
+    raw: Option<&str>,
+) -> AppResult<Option<T>> {
+    raw.map(|r| parsed::<T>(field, r)).transpose()
+}
+
+impl AddLineInput {
+    fn parse(self) -> AppResult<(uuid::Uuid, i32, NewLine)> {
+        let line = NewLine {
+            kind: self.kind,
+            description: text("description", &self.description)?,
+            quantity: parsed::<Quantity>("quantity", &self.quantity)?,
+            unit_price: opt_parsed::<Money>("unitPrice", self.unit_price.as_deref())?,
+            tax_rate: opt_parsed::<TaxRate>("taxRate", self.tax_rate.as_deref())?,
+            mechanic_id: opt_mechanic(self.mechanic_id.as_ref())?,
+            part_number: opt_text(self.part_number),
+        };
+        Ok((
+            wo_id(&self.work_order_id, "workOrderId")?,
+            self.version,
+            line,
+        ))
+    }
+}
+
+impl UpdateLineInput {
+    fn parse(self) -> AppResult<(uuid::Uuid, i32, LineChanges)> {
+        let ch = LineChanges {
+            description: self
+                .description
+                .as_deref()
+                .map(|d| text("description", d))
+                .transpose()?,
+            quantity: opt_parsed::<Quantity>("quantity", self.quantity.as_deref())?,
+            unit_price: opt_parsed::<Money>("unitPrice", self.unit_price.as_deref())?,
+            tax_rate: opt_parsed::<TaxRate>("taxRate", self.tax_rate.as_deref())?,
+            mechanic_id: match self.mechanic_id {
+                async_graphql::MaybeUndefined::Undefined => None,
+                async_graphql::MaybeUndefined::Null => Some(None),
+                async_graphql::MaybeUndefined::Value(m) => Some(opt_mechanic(Some(&m))?),
+            },
+            part_number: maybe(self.part_number.map_value(|p| p.trim().to_owned())),
+        };
+        let line = ids::decode_as("WorkOrderLine", &self.line_id, "lineId")?;
+        Ok((line, self.version, ch))
+    }
+}
+
+/// A move along the workflow, parsed: the order, the version read, where to, and the permission it needs.
+struct Transition {
+    id: uuid::Uuid,
+    version: i32,
+    to: WorkOrderStatus,
+    note: Option<String>,
+    approval: Option<Approval>,
+    perm: Perm,
+}
+
+impl TransitionWorkOrderInput {
+    fn parse(self) -> AppResult<Transition> {
+        let approval = self
+            .approval
+            .map(|a| -> AppResult<Approval> {
+                Ok(Approval {
+                    approved_by: text("approval.approvedBy", &a.approved_by)?,
+                    method: a.method,
+                })
+            })
+            .transpose()?;
+        let perm = Perm::transition_to(self.to).ok_or_else(|| {
+            AppError::invalid(
+                "to",
+                "illegal_transition",
+                "no work order goes back to draft",
+            )
+        })?;
+        Ok(Transition {
+            id: wo_id(&self.id, "id")?,
+            version: self.version,
+            to: self.to,
+            note: opt_text(self.note),
+            approval,
+            perm,
+        })
+    }
+}
+
 #[Object]
 impl WorkflowMutation {
     /// Takes a car in: a draft work order, numbered at its location.
@@ -323,26 +411,9 @@ impl WorkflowMutation {
         input: AddLineInput,
     ) -> Result<WorkOrderPayload> {
         let r = async {
-            let id = wo_id(&input.work_order_id, "workOrderId")?;
-            let line = NewLine {
-                kind: input.kind,
-                description: text("description", &input.description)?,
-                quantity: parsed::<Quantity>("quantity", &input.quantity)?,
-                unit_price: input
-                    .unit_price
-                    .as_deref()
-                    .map(|p| parsed::<Money>("unitPrice", p))
-                    .transpose()?,
-                tax_rate: input
-                    .tax_rate
-                    .as_deref()
-                    .map(|t| parsed::<TaxRate>("taxRate", t))
-                    .transpose()?,
-                mechanic_id: opt_mechanic(input.mechanic_id.as_ref())?,
-                part_number: opt_text(input.part_number),
-            };
+            let (id, version, line) = input.parse()?;
             authorise_work_order(ctx, id, Perm::WorkOrderUpdate).await?;
-            work_orders::add_line(&state(ctx).db, &caller(ctx), id, input.version, line).await
+            work_orders::add_line(&state(ctx).db, &caller(ctx), id, version, line).await
         };
         wo_payload(ctx, r.await)
     }
@@ -354,39 +425,11 @@ impl WorkflowMutation {
         input: UpdateLineInput,
     ) -> Result<WorkOrderPayload> {
         let r = async {
-            let line = ids::decode_as("WorkOrderLine", &input.line_id, "lineId")?;
-            let ch = LineChanges {
-                description: input
-                    .description
-                    .as_deref()
-                    .map(|d| text("description", d))
-                    .transpose()?,
-                quantity: input
-                    .quantity
-                    .as_deref()
-                    .map(|q| parsed::<Quantity>("quantity", q))
-                    .transpose()?,
-                unit_price: input
-                    .unit_price
-                    .as_deref()
-                    .map(|p| parsed::<Money>("unitPrice", p))
-                    .transpose()?,
-                tax_rate: input
-                    .tax_rate
-                    .as_deref()
-                    .map(|t| parsed::<TaxRate>("taxRate", t))
-                    .transpose()?,
-                mechanic_id: match input.mechanic_id {
-                    async_graphql::MaybeUndefined::Undefined => None,
-                    async_graphql::MaybeUndefined::Null => Some(None),
-                    async_graphql::MaybeUndefined::Value(m) => Some(opt_mechanic(Some(&m))?),
-                },
-                part_number: maybe(input.part_number.map_value(|p| p.trim().to_owned())),
-            };
+            let (line, version, ch) = input.parse()?;
             let s = state(ctx);
             let order = work_orders::order_of_line(&s.db, line).await?;
             authorise_work_order(ctx, order, Perm::WorkOrderUpdate).await?;
-            work_orders::update_line(&s.db, &caller(ctx), line, input.version, ch).await
+            work_orders::update_line(&s.db, &caller(ctx), line, version, ch).await
         };
         wo_payload(ctx, r.await)
     }
@@ -415,37 +458,13 @@ impl WorkflowMutation {
         input: TransitionWorkOrderInput,
     ) -> Result<WorkOrderPayload> {
         let r = async {
-            let id = wo_id(&input.id, "id")?;
-            let approval = input
-                .approval
-                .map(|a| -> AppResult<Approval> {
-                    Ok(Approval {
-                        approved_by: text("approval.approvedBy", &a.approved_by)?,
-                        method: a.method,
-                    })
-                })
-                .transpose()?;
-            let perm = Perm::transition_to(input.to).ok_or_else(|| {
-                AppError::invalid(
-                    "to",
-                    "illegal_transition",
-                    "no work order goes back to draft",
-                )
-            })?;
-            let wo = authorise_work_order(ctx, id, Perm::WorkOrderRead)
+            let t = input.parse()?;
+            let wo = authorise_work_order(ctx, t.id, Perm::WorkOrderRead)
                 .await
-                .or(authorise_work_order(ctx, id, Perm::WorkOrderReadAssigned).await)?;
-            authorise_location(ctx, perm, Some(wo.location_id))?;
-            work_orders::transition(
-                &state(ctx).db,
-                &caller(ctx),
-                id,
-                input.version,
-                input.to,
-                opt_text(input.note),
-                approval,
-            )
-            .await
+                .or(authorise_work_order(ctx, t.id, Perm::WorkOrderReadAssigned).await)?;
+            authorise_location(ctx, t.perm, Some(wo.location_id))?;
+            let (db, who) = (&state(ctx).db, caller(ctx));
+            work_orders::transition(db, &who, t.id, t.version, t.to, t.note, t.approval).await
         };
         wo_payload(ctx, r.await)
     }
