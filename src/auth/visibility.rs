@@ -101,13 +101,6 @@ impl Where {
         acc
     }
 
-    fn contains(&self, location: Uuid) -> bool {
-        match self {
-            Where::Everywhere => true,
-            Where::At(ls) => ls.contains(&location),
-        }
-    }
-
     fn is_nowhere(&self) -> bool {
         matches!(self, Where::At(ls) if ls.is_empty())
     }
@@ -163,32 +156,39 @@ impl Rule {
     /// Whether the caller sees every record of this kind, wherever it is: nothing about a record need be
     /// loaded to check it.
     pub fn sees_everything(&self, access: &Access) -> bool {
-        self.seen(access) == Where::Everywhere
+        self.reads.iter().all(|p| access.everywhere(*p))
     }
 
     /// Whether a record at `location` could be seen only by being assigned to the caller: worth loading
     /// its assignments for [`Self::admits`].
     pub fn needs_assignments(&self, access: &Access, location: Uuid) -> bool {
-        !self.seen(access).contains(location)
-            && self.own(access).is_some_and(|(_, w)| w.contains(location))
+        !self.seen_at(access, location) && self.own_at(access, location)
     }
 
+    /// Where the own-records permission holds, for the caller it applies to (the renderings of whole sets).
     fn own(&self, access: &Access) -> Option<(Uuid, Where)> {
         let (user, p) = (access.user_id?, self.own?);
         let w = Where::of(access, &[p]);
         (!w.is_nowhere()).then_some((user, w))
     }
 
+    // The row check asks about one location, so it needs no sets: it runs for every record loaded.
+    fn seen_at(&self, access: &Access, location: Uuid) -> bool {
+        self.reads.iter().all(|p| access.can_at(*p, Some(location)))
+    }
+
+    fn own_at(&self, access: &Access, location: Uuid) -> bool {
+        access.user_id.is_some() && self.own.is_some_and(|p| access.can_at(p, Some(location)))
+    }
+
     /// Whether the caller sees a record placed so: the check of one loaded row.
     pub fn admits(&self, access: &Access, at: Placement<'_>) -> bool {
-        let seen = self.seen(access);
         match at.location {
             None => self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)),
             Some(l) => {
-                seen.contains(l)
-                    || self
-                        .own(access)
-                        .is_some_and(|(me, w)| w.contains(l) && at.assigned.contains(&me))
+                self.seen_at(access, l)
+                    || (self.own_at(access, l)
+                        && access.user_id.is_some_and(|me| at.assigned.contains(&me)))
             }
         }
     }
@@ -256,9 +256,10 @@ impl Rule {
     }
 }
 
-fn located_in(l: &Located, ls: &BTreeSet<Uuid>) -> Condition {
+/// Records whose location meets `test`: by their own column, or through their parent's.
+fn located(l: &Located, test: impl Fn(Expr) -> SimpleExpr) -> Condition {
     match l {
-        Located::Column(c) => Condition::all().add(c.clone().is_in(ls.iter().copied())),
+        Located::Column(c) => Condition::all().add(test(Expr::expr(c.clone()))),
         Located::Through {
             fk,
             parent,
@@ -268,30 +269,19 @@ fn located_in(l: &Located, ls: &BTreeSet<Uuid>) -> Condition {
                 sea_orm::sea_query::Query::select()
                     .column("id")
                     .from(*parent)
-                    .and_where(Expr::col(*location).is_in(ls.iter().copied()))
+                    .and_where(test(Expr::col(*location)))
                     .to_owned(),
             ),
         ),
     }
 }
 
+fn located_in(l: &Located, ls: &BTreeSet<Uuid>) -> Condition {
+    located(l, |e| e.is_in(ls.iter().copied()))
+}
+
 fn located_nowhere(l: &Located) -> Condition {
-    match l {
-        Located::Column(c) => Condition::all().add(c.clone().is_null()),
-        Located::Through {
-            fk,
-            parent,
-            location,
-        } => Condition::all().add(
-            fk.clone().in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column("id")
-                    .from(*parent)
-                    .and_where(Expr::col(*location).is_null())
-                    .to_owned(),
-            ),
-        ),
-    }
+    located(l, |e| e.is_null())
 }
 
 /// A column of entity `E` as an expression, qualified by its table (it may sit inside subqueries).
