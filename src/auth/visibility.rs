@@ -43,12 +43,19 @@ pub struct Rule {
     /// A record with no location is seen by whoever holds `reads` somewhere (a customer with no home branch,
     /// whom every branch serves).
     pub open_when_unlocated: bool,
+    /// Held at a record's location too, whichever way it is seen (files need `file:read` beside their parent's
+    /// rule).
+    pub also: Option<Perm>,
+    /// Who may ask for soft-deleted records besides live ones: those who may delete and restore them.
+    pub deleted: Option<Perm>,
 }
 
 pub const CUSTOMER: Rule = Rule {
     reads: &[Perm::CustomerRead],
     own: None,
     open_when_unlocated: true,
+    also: None,
+    deleted: Some(Perm::CustomerDelete),
 };
 
 /// At the owner's home location.
@@ -56,26 +63,52 @@ pub const VEHICLE: Rule = Rule {
     reads: &[Perm::VehicleRead],
     own: None,
     open_when_unlocated: true,
+    also: None,
+    deleted: Some(Perm::VehicleDelete),
 };
 
 pub const WORK_ORDER: Rule = Rule {
     reads: &[Perm::WorkOrderRead],
     own: Some(Perm::WorkOrderReadAssigned),
     open_when_unlocated: false,
+    also: None,
+    deleted: Some(Perm::WorkOrderDelete),
 };
 
 pub const INVOICE: Rule = Rule {
     reads: &[Perm::InvoiceRead],
     own: None,
     open_when_unlocated: false,
+    also: None,
+    deleted: None,
 };
 
 /// At its invoice's location, by whoever may see the invoice and read payments there.
 pub const PAYMENT: Rule = Rule {
-    reads: &[Perm::PaymentRead, Perm::InvoiceRead],
+    reads: &[Perm::InvoiceRead],
     own: None,
     open_when_unlocated: false,
+    also: Some(Perm::PaymentRead),
+    deleted: None,
 };
+
+/// A file is seen exactly when its parent is, by whoever may read files where the parent sits. Deleted files
+/// are never listed: they wait only for the cleanup.
+pub const fn file_of(parent: Rule) -> Rule {
+    Rule {
+        also: Some(Perm::FileRead),
+        deleted: None,
+        ..parent
+    }
+}
+
+/// The kinds of record files attach to, as stored in `files.parent_type`, with the rule that sees them.
+pub const FILE_PARENTS: [(&str, Rule); 4] = [
+    ("customer", CUSTOMER),
+    ("vehicle", VEHICLE),
+    ("work_order", WORK_ORDER),
+    ("invoice", INVOICE),
+];
 
 /// Where a set of permissions is held together: everywhere, at some locations, or nowhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +118,7 @@ pub enum Where {
 }
 
 impl Where {
-    fn of(access: &Access, perms: &[Perm]) -> Where {
+    fn of<'a>(access: &Access, perms: impl IntoIterator<Item = &'a Perm>) -> Where {
         let mut acc = Where::Everywhere;
         for p in perms {
             let here = match access.scope(*p) {
@@ -118,11 +151,11 @@ pub struct Columns {
 #[derive(Debug, Clone)]
 pub enum Located {
     Column(SimpleExpr),
-    /// `fk` names a row of `parent` (by its `id`), whose `location` column places this one.
+    /// `fk` names a row of `parent` (by its `id`), which is placed as `located` says.
     Through {
         fk: SimpleExpr,
         parent: &'static str,
-        location: &'static str,
+        located: Box<Located>,
     },
 }
 
@@ -149,14 +182,28 @@ pub enum SearchFilter {
 }
 
 impl Rule {
+    /// What seeing a record needs at its location, beside being assigned to it.
+    fn needs(&self) -> impl Iterator<Item = &Perm> {
+        self.reads.iter().chain(&self.also)
+    }
+
     fn seen(&self, access: &Access) -> Where {
-        Where::of(access, self.reads)
+        Where::of(access, self.needs())
     }
 
     /// Whether the caller sees every record of this kind, wherever it is: nothing about a record need be
     /// loaded to check it.
     pub fn sees_everything(&self, access: &Access) -> bool {
-        self.reads.iter().all(|p| access.everywhere(*p))
+        self.needs().all(|p| access.everywhere(*p))
+    }
+
+    /// Whether the caller may ask for soft-deleted records besides live ones.
+    pub fn may_include_deleted(&self, access: &Access) -> bool {
+        self.deleted.is_some_and(|p| access.can(p))
+    }
+
+    fn unlocated_seen(&self, access: &Access) -> bool {
+        self.open_when_unlocated && self.needs().all(|p| access.can(*p))
     }
 
     /// Whether a record at `location` could be seen only by being assigned to the caller: worth loading
@@ -168,23 +215,25 @@ impl Rule {
     /// Where the own-records permission holds, for the caller it applies to (the renderings of whole sets).
     fn own(&self, access: &Access) -> Option<(Uuid, Where)> {
         let (user, p) = (access.user_id?, self.own?);
-        let w = Where::of(access, &[p]);
+        let w = Where::of(access, std::iter::once(&p).chain(&self.also));
         (!w.is_nowhere()).then_some((user, w))
     }
 
     // The row check asks about one location, so it needs no sets: it runs for every record loaded.
     fn seen_at(&self, access: &Access, location: Uuid) -> bool {
-        self.reads.iter().all(|p| access.can_at(*p, Some(location)))
+        self.needs().all(|p| access.can_at(*p, Some(location)))
     }
 
     fn own_at(&self, access: &Access, location: Uuid) -> bool {
-        access.user_id.is_some() && self.own.is_some_and(|p| access.can_at(p, Some(location)))
+        access.user_id.is_some()
+            && self.own.is_some_and(|p| access.can_at(p, Some(location)))
+            && self.also.is_none_or(|p| access.can_at(p, Some(location)))
     }
 
     /// Whether the caller sees a record placed so: the check of one loaded row.
     pub fn admits(&self, access: &Access, at: Placement<'_>) -> bool {
         match at.location {
-            None => self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)),
+            None => self.unlocated_seen(access),
             Some(l) => {
                 self.seen_at(access, l)
                     || (self.own_at(access, l)
@@ -201,7 +250,7 @@ impl Rule {
             Where::At(ls) if !ls.is_empty() => any = any.add(located_in(&cols.location, &ls)),
             Where::At(_) => {}
         }
-        if self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)) {
+        if self.unlocated_seen(access) {
             any = any.add(located_nowhere(&cols.location));
         }
         if let (Some((me, w)), Some(a)) = (self.own(access), &cols.assignments) {
@@ -236,7 +285,7 @@ impl Rule {
             }
             Where::At(_) => {}
         }
-        if self.open_when_unlocated && self.reads.iter().all(|p| access.can(*p)) {
+        if self.unlocated_seen(access) {
             any.push("location_id NOT EXISTS".to_owned());
         }
         if let Some((me, w)) = self.own(access) {
@@ -257,19 +306,19 @@ impl Rule {
 }
 
 /// Records whose location meets `test`: by their own column, or through their parent's.
-fn located(l: &Located, test: impl Fn(Expr) -> SimpleExpr) -> Condition {
+fn located(l: &Located, test: &dyn Fn(Expr) -> SimpleExpr) -> Condition {
     match l {
         Located::Column(c) => Condition::all().add(test(Expr::expr(c.clone()))),
         Located::Through {
             fk,
             parent,
-            location,
+            located: inner,
         } => Condition::all().add(
             fk.clone().in_subquery(
                 sea_orm::sea_query::Query::select()
-                    .column("id")
+                    .column((*parent, "id"))
                     .from(*parent)
-                    .and_where(test(Expr::col(*location)))
+                    .cond_where(located(inner, test))
                     .to_owned(),
             ),
         ),
@@ -277,11 +326,11 @@ fn located(l: &Located, test: impl Fn(Expr) -> SimpleExpr) -> Condition {
 }
 
 fn located_in(l: &Located, ls: &BTreeSet<Uuid>) -> Condition {
-    located(l, |e| e.is_in(ls.iter().copied()))
+    located(l, &|e| e.is_in(ls.iter().copied()))
 }
 
 fn located_nowhere(l: &Located) -> Condition {
-    located(l, |e| e.is_null())
+    located(l, &|e| e.is_null())
 }
 
 /// A column of entity `E` as an expression, qualified by its table (it may sit inside subqueries).
@@ -289,11 +338,37 @@ pub fn column<C: ColumnTrait>(c: C) -> SimpleExpr {
     Expr::col((c.entity_name(), c))
 }
 
+/// The files the caller sees, whatever they are attached to: those of each kind of parent, by that parent's rule
+/// through [`file_of`].
+pub fn files_condition(access: &Access) -> Condition {
+    let mut any = Condition::any();
+    for (kind, parent) in FILE_PARENTS {
+        let of_kind = Condition::all()
+            .add(column(entity::files::Column::ParentType).eq(kind))
+            .add(file_of(parent).condition(access, &columns::files_of(kind)));
+        any = any.add(of_kind);
+    }
+    any
+}
+
 /// Where each kind of record sits, in SQL.
 pub mod columns {
-    use entity::{customers, invoices, payments, vehicles, work_orders};
+    use entity::{customers, files, invoices, payments, vehicles, work_orders};
 
     use super::{Assignments, Columns, Located, column};
+
+    /// Placed through `fk`, a row of `parent` placed as `located`.
+    fn through(
+        fk: sea_orm::sea_query::SimpleExpr,
+        parent: &'static str,
+        located: Located,
+    ) -> Located {
+        Located::Through {
+            fk,
+            parent,
+            located: Box::new(located),
+        }
+    }
 
     pub fn customers() -> Columns {
         Columns {
@@ -303,12 +378,9 @@ pub mod columns {
     }
 
     pub fn vehicles() -> Columns {
+        let home = Located::Column(column(customers::Column::HomeLocationId));
         Columns {
-            location: Located::Through {
-                fk: column(vehicles::Column::CustomerId),
-                parent: "customers",
-                location: "home_location_id",
-            },
+            location: through(column(vehicles::Column::CustomerId), "customers", home),
             assignments: None,
         }
     }
@@ -333,13 +405,25 @@ pub mod columns {
     }
 
     pub fn payments() -> Columns {
+        let at = Located::Column(column(invoices::Column::LocationId));
         Columns {
-            location: Located::Through {
-                fk: column(payments::Column::InvoiceId),
-                parent: "invoices",
-                location: "location_id",
-            },
+            location: through(column(payments::Column::InvoiceId), "invoices", at),
             assignments: None,
+        }
+    }
+
+    /// Files attached to records of `kind` (as `files.parent_type` names it), placed where their parent is.
+    pub fn files_of(kind: &str) -> Columns {
+        let (table, parent) = match kind {
+            "customer" => ("customers", customers()),
+            "vehicle" => ("vehicles", vehicles()),
+            "work_order" => ("work_orders", work_orders()),
+            _ => ("invoices", invoices()),
+        };
+        let fk = column(files::Column::ParentId);
+        Columns {
+            location: through(fk.clone(), table, parent.location),
+            assignments: parent.assignments.map(|a| Assignments { id: fk, ..a }),
         }
     }
 }
@@ -349,10 +433,12 @@ mod tests {
     use std::collections::{BTreeSet, HashMap};
 
     use entity::{
-        customers, invoices, locations, payments, users, vehicles, work_order_mechanics,
+        customers, files, invoices, locations, payments, users, vehicles, work_order_mechanics,
         work_orders,
     };
-    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    };
     use uuid::Uuid;
 
     use super::*;
@@ -367,6 +453,7 @@ mod tests {
             Perm::WorkOrderReadAssigned,
             Perm::InvoiceRead,
             Perm::PaymentRead,
+            Perm::FileRead,
         ];
         let mut grants = Vec::new();
         for p in perms {
@@ -458,9 +545,45 @@ mod tests {
                 .into_iter()
                 .collect();
         let pays = every::<payments::Entity, _>(c, |p| (p.id, p.invoice_id)).await;
+        let mut rng = fastrand::Rng::with_seed(20261204);
+        // Files on every kind of parent: (file, parent kind, parent).
+        let parents: Vec<(&str, Uuid)> = (homes.keys().map(|id| ("customer", *id)))
+            .chain(vehicles.iter().map(|(id, _)| ("vehicle", *id)))
+            .chain(orders.iter().map(|(id, _)| ("work_order", *id)))
+            .chain(invoice_at.keys().map(|id| ("invoice", *id)))
+            .collect();
+        let mut attached = Vec::new();
+        for n in 0..300 {
+            let (kind, parent) = parents[rng.usize(0..parents.len())];
+            let id = Uuid::now_v7();
+            let at = chrono::Utc::now();
+            files::ActiveModel {
+                id: Set(id),
+                created_at: Set(at),
+                updated_at: Set(at),
+                parent_type: Set(kind.to_owned()),
+                parent_id: Set(parent),
+                object_key: Set(format!("k/{n}")),
+                original_name: Set("f".to_owned()),
+                content_type: Set("image/png".to_owned()),
+                size_bytes: Set(1),
+                checksum_sha256: Set(None),
+                uploaded_by: Set(None),
+                status: Set("ready".to_owned()),
+                deleted_at: Set(None),
+                version: Set(1),
+            }
+            .insert(c)
+            .await
+            .expect("file");
+            attached.push((id, kind, parent));
+        }
         assert!(!mechanics.is_empty() && !pays.is_empty() && homes.values().any(Option::is_none));
 
-        let mut rng = fastrand::Rng::with_seed(20261204);
+        let vehicle_owner: HashMap<Uuid, Uuid> = vehicles.iter().copied().collect();
+        let order_at: HashMap<Uuid, Uuid> = orders.iter().copied().collect();
+        let none = Vec::new();
+        let mut files_seen = 0;
         for round in 0..150 {
             let a = random_access(&mut rng, &staff, &locations);
             let checked = |rule: &Rule,
@@ -491,7 +614,6 @@ mod tests {
             let listed =
                 ids::<work_orders::Entity>(c, WORK_ORDER.condition(&a, &columns::work_orders()))
                     .await;
-            let none = Vec::new();
             let expected = checked(
                 &WORK_ORDER,
                 &mut orders.iter().map(|(id, l)| {
@@ -526,7 +648,38 @@ mod tests {
                     .map(|(id, inv)| (*id, Placement::at(Some(invoice_at[inv])))),
             );
             assert_eq!(listed, expected, "payments, round {round}: {a:?}");
+
+            let listed = ids::<files::Entity>(c, files_condition(&a)).await;
+            let expected: BTreeSet<Uuid> = attached
+                .iter()
+                .filter(|(_, kind, parent)| {
+                    let (rule, at) = match *kind {
+                        "customer" => (CUSTOMER, Placement::at(homes[parent])),
+                        "vehicle" => (VEHICLE, Placement::at(homes[&vehicle_owner[parent]])),
+                        "work_order" => (
+                            WORK_ORDER,
+                            Placement {
+                                location: Some(order_at[parent]),
+                                assigned: mechanics.get(parent).unwrap_or(&none),
+                            },
+                        ),
+                        _ => (INVOICE, Placement::at(Some(invoice_at[parent]))),
+                    };
+                    file_of(rule).admits(&a, at)
+                })
+                .map(|(id, _, _)| *id)
+                .collect();
+            files_seen += expected.len();
+            let kinds: HashMap<Uuid, &str> = attached.iter().map(|(f, k, _)| (*f, *k)).collect();
+            let extra: Vec<_> = listed.difference(&expected).map(|f| kinds[f]).collect();
+            let missing: Vec<_> = expected.difference(&listed).map(|f| kinds[f]).collect();
+            assert_eq!(
+                listed, expected,
+                "files, round {round}: listed but not checked {extra:?}, checked but not listed {missing:?}: {a:?}"
+            );
         }
+        // The callers drawn saw some files and missed others: the comparison had both kinds of case.
+        assert!(files_seen > 0 && files_seen < 150 * attached.len());
     }
 
     #[test]

@@ -102,35 +102,37 @@ pub struct EffectiveAccess {
     pub permissions: Vec<EffectivePermission>,
 }
 
+/// A role held in a casbin domain: a location's id, or everywhere.
+fn holding(role: String, domain: &str) -> RoleHolding {
+    let location_id = (domain != EVERYWHERE)
+        .then(|| domain.parse().ok().map(|u| ids::encode("Location", u)))
+        .flatten();
+    RoleHolding { role, location_id }
+}
+
+fn effective_permission(p: Perm, scope: &Scope) -> EffectivePermission {
+    EffectivePermission {
+        permission: p.key(),
+        everywhere: *scope == Scope::Everywhere,
+        location_ids: match scope {
+            Scope::Everywhere => Vec::new(),
+            Scope::Locations(ls) => ls.iter().map(|l| ids::encode("Location", *l)).collect(),
+        },
+    }
+}
+
 fn effective(a: &Access) -> EffectiveAccess {
-    let location = |d: &str| {
-        (d != EVERYWHERE)
-            .then(|| d.parse().ok().map(|u| ids::encode("Location", u)))
-            .flatten()
-    };
     let mut permissions: Vec<EffectivePermission> = a
         .permissions()
-        .map(|(p, scope)| EffectivePermission {
-            permission: p.key(),
-            everywhere: *scope == Scope::Everywhere,
-            location_ids: match scope {
-                Scope::Everywhere => Vec::new(),
-                Scope::Locations(ls) => ls.iter().map(|l| ids::encode("Location", *l)).collect(),
-            },
-        })
+        .map(|(p, scope)| effective_permission(p, scope))
         .collect();
     permissions.sort_by(|a, b| a.permission.cmp(&b.permission));
-    EffectiveAccess {
-        roles: a
-            .holdings
-            .iter()
-            .map(|h| RoleHolding {
-                role: h.role.clone(),
-                location_id: location(&h.domain),
-            })
-            .collect(),
-        permissions,
-    }
+    let roles = a
+        .holdings
+        .iter()
+        .map(|h| holding(h.role.clone(), &h.domain))
+        .collect();
+    EffectiveAccess { roles, permissions }
 }
 
 #[derive(SimpleObject)]
@@ -274,30 +276,18 @@ impl AccessQuery {
         permission: String,
         record_id: Option<ID>,
     ) -> Result<AccessExplanation> {
-        let s = state(ctx);
-        let user = ids::decode_as("User", &user_id, "userId")?;
+        let (s, user) = (state(ctx), ids::decode_as("User", &user_id, "userId")?);
         let perm = perms(std::slice::from_ref(&permission))?[0];
-        let location = match &record_id {
-            Some(id) => {
-                let (kind, key) = ids::decode(id, "recordId")?;
-                Some(roles::record_location(&s.db, &kind, key).await?)
-            }
-            None => None,
-        };
-        let e = roles::explain(&s.db, &s.policy, user, perm, location).await?;
+        let record = record_id
+            .as_ref()
+            .map(|id| ids::decode(id, "recordId"))
+            .transpose()?;
+        let e = roles::explain(&s.db, &s.policy, user, perm, record).await?;
+        let granted_by = e.granted_by.into_iter().map(|(r, d)| holding(r, &d));
         Ok(AccessExplanation {
             allowed: e.allowed,
             reason: e.reason,
-            granted_by: e
-                .granted_by
-                .into_iter()
-                .map(|(role, d)| RoleHolding {
-                    role,
-                    location_id: (d != EVERYWHERE)
-                        .then(|| d.parse().ok().map(|u| ids::encode("Location", u)))
-                        .flatten(),
-                })
-                .collect(),
+            granted_by: granted_by.collect(),
         })
     }
 }
@@ -320,21 +310,8 @@ impl AccessMutation {
     async fn update_role(&self, ctx: &Context<'_>, input: UpdateRoleInput) -> Result<RolePayload> {
         let s = state(ctx);
         let r = async {
-            let id = role_id(&input.id, "id")?;
-            let name = input
-                .name
-                .as_deref()
-                .map(|n| NonEmpty::parse("name", n).map_err(|e| AppError::parse("name", e)))
-                .transpose()?;
-            roles::update(
-                &s.db,
-                &caller(ctx),
-                id,
-                input.version,
-                name,
-                input.description.map(Some),
-            )
-            .await
+            let (id, version, name, description) = input.parse()?;
+            roles::update(&s.db, &caller(ctx), id, version, name, description).await
         };
         role_payload(r.await)
     }
@@ -409,28 +386,47 @@ async fn assignment(
 ) -> Result<RoleAssignmentPayload> {
     let s = state(ctx);
     let r = async {
-        let user = ids::decode_as("User", &input.user_id, "userId")?;
-        let role = role_id(&input.role_id, "roleId")?;
-        let location = input
-            .location_id
-            .as_ref()
-            .map(|l| ids::decode_as("Location", l, "locationId"))
-            .transpose()?;
-        roles::set_assignment(
-            &s.db,
-            &s.policy,
-            &caller(ctx),
-            access(ctx),
-            user,
-            role,
-            location,
-            assign,
-        )
-        .await
+        let (user, role, location) = input.parse()?;
+        let (c, a) = (&caller(ctx), access(ctx));
+        roles::set_assignment(&s.db, &s.policy, c, a, user, role, location, assign).await
     };
     let (user, errors) = split(r.await)?;
     Ok(RoleAssignmentPayload {
         user: user.map(User::full),
         errors,
     })
+}
+
+impl UpdateRoleInput {
+    /// The role, the version the client saw, and the changes: a new name, and a description (cleared by null).
+    #[allow(clippy::type_complexity)]
+    fn parse(self) -> AppResult<(uuid::Uuid, i32, Option<NonEmpty>, Option<Option<String>>)> {
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| NonEmpty::parse("name", n).map_err(|e| AppError::parse("name", e)))
+            .transpose()?;
+        Ok((
+            role_id(&self.id, "id")?,
+            self.version,
+            name,
+            self.description.map(Some),
+        ))
+    }
+}
+
+impl RoleAssignmentInput {
+    /// The user, the role, and the location (none for everywhere).
+    fn parse(&self) -> AppResult<(uuid::Uuid, uuid::Uuid, Option<uuid::Uuid>)> {
+        let location = self
+            .location_id
+            .as_ref()
+            .map(|l| ids::decode_as("Location", l, "locationId"))
+            .transpose()?;
+        Ok((
+            ids::decode_as("User", &self.user_id, "userId")?,
+            role_id(&self.role_id, "roleId")?,
+            location,
+        ))
+    }
 }

@@ -179,23 +179,17 @@ pub fn done(r: AppResult<()>) -> Result<DonePayload> {
 /// Maps issued tokens to the payload, setting cookies instead in cookie mode.
 fn session(ctx: &Context<'_>, issued: Issued, use_cookies: bool) -> Session {
     if use_cookies {
-        let now = Utc::now();
-        let secs = |at: DateTime<Utc>| u64::try_from((at - now).num_seconds()).unwrap_or(0);
-        ctx.append_http_header(
-            "set-cookie",
-            cookies::set(
-                cookies::ACCESS,
-                &issued.access_token,
-                secs(issued.access_expires_at),
-            ),
+        set_cookie(
+            ctx,
+            cookies::ACCESS,
+            &issued.access_token,
+            issued.access_expires_at,
         );
-        ctx.append_http_header(
-            "set-cookie",
-            cookies::set(
-                cookies::REFRESH,
-                &issued.refresh_token,
-                secs(issued.refresh_expires_at),
-            ),
+        set_cookie(
+            ctx,
+            cookies::REFRESH,
+            &issued.refresh_token,
+            issued.refresh_expires_at,
         );
     }
     Session {
@@ -205,6 +199,12 @@ fn session(ctx: &Context<'_>, issued: Issued, use_cookies: bool) -> Session {
         refresh_token_expires_at: issued.refresh_expires_at,
         user: User::full(issued.user),
     }
+}
+
+/// A `__Host-` cookie that lives until the token it carries expires.
+fn set_cookie(ctx: &Context<'_>, name: &str, value: &str, expires_at: DateTime<Utc>) {
+    let secs = u64::try_from((expires_at - Utc::now()).num_seconds()).unwrap_or(0);
+    ctx.append_http_header("set-cookie", cookies::set(name, value, secs));
 }
 
 fn session_payload(
@@ -217,6 +217,34 @@ fn session_payload(
         session: issued.map(|i| session(ctx, i, use_cookies)),
         errors,
     })
+}
+
+/// A signed-in session, or the challenge of a second factor.
+fn login_payload(
+    ctx: &Context<'_>,
+    outcome: Option<LoginOutcome>,
+    errors: Vec<UserError>,
+    use_cookies: bool,
+) -> LoginPayload {
+    let mut payload = LoginPayload {
+        session: None,
+        second_factor: None,
+        errors,
+    };
+    match outcome {
+        Some(LoginOutcome::Signed(i)) => payload.session = Some(session(ctx, i, use_cookies)),
+        Some(LoginOutcome::SecondFactor {
+            challenge,
+            expires_at,
+        }) => {
+            payload.second_factor = Some(SecondFactorChallenge {
+                challenge,
+                expires_at,
+            })
+        }
+        None => {}
+    }
+    payload
 }
 
 fn password(field: &str, raw: &str) -> AppResult<Password> {
@@ -241,25 +269,7 @@ impl AuthMutation {
         let s = state(ctx);
         let r = sessions::login(&s.db, &s.auth, &caller(ctx), &input.email, &input.password).await;
         let (outcome, errors) = split(r)?;
-        let (session, second_factor) = match outcome {
-            Some(LoginOutcome::Signed(i)) => (Some(session(ctx, i, input.use_cookies)), None),
-            Some(LoginOutcome::SecondFactor {
-                challenge,
-                expires_at,
-            }) => (
-                None,
-                Some(SecondFactorChallenge {
-                    challenge,
-                    expires_at,
-                }),
-            ),
-            None => (None, None),
-        };
-        Ok(LoginPayload {
-            session,
-            second_factor,
-            errors,
-        })
+        Ok(login_payload(ctx, outcome, errors, input.use_cookies))
     }
 
     /// The second step of a two-factor sign-in.

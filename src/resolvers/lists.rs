@@ -7,6 +7,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
 use crate::auth::catalog::Perm;
 use crate::auth::guard::{Require, access};
+use crate::auth::visibility::{self, Rule};
 use crate::db::keyset::PageArgs;
 use crate::db::queries::{self, SortBy};
 use crate::db::rows::ByPosition;
@@ -62,9 +63,9 @@ where
     connection(listed, |r: ByPosition<M>| node(r.0))
 }
 
-/// Soft-deleted records are listed only on request, and only for those who may delete and restore them.
-fn deleted_allowed(ctx: &Context<'_>, asked: bool, p: Perm) -> Result<bool> {
-    if asked && !access(ctx).can(p) {
+/// Soft-deleted records are listed only on request, and only for those the record's rule lets see them.
+fn deleted_allowed(ctx: &Context<'_>, asked: bool, rule: Rule) -> Result<bool> {
+    if asked && !rule.may_include_deleted(access(ctx)) {
         return Err(crate::error::AppError::Forbidden.into());
     }
     Ok(asked)
@@ -220,13 +221,8 @@ impl ListQuery {
     ) -> Result<Conn<WorkOrder>> {
         let f = filter.parse(ctx, include_deleted)?;
         let (w, (db, a, node)) = (window(ctx, first, after, last, before), reading(ctx));
-        // The board: its cards' customers and vehicles (and mechanics) come with the page.
         if node.field("customer").exists() || node.field("vehicle").exists() {
-            let mechanics = node.field("mechanics").exists();
-            return match work_orders::board(db, a, &f, sort.key(), &w, mechanics).await? {
-                Board::Cards(l) => WorkOrder::connection_of_cards(ctx, l, node).await,
-                Board::WithParties(l) => WorkOrder::connection_with_parties(ctx, l, node).await,
-            };
+            return board(ctx, &f, sort, &w).await;
         }
         let conn = nodes(
             work_orders::list(db, a, &f, sort.key(), &w).await?,
@@ -300,13 +296,8 @@ impl ListQuery {
             parent_id: parent.map(|(_, k)| k),
             include_pending: false,
         };
-        // Files are scoped through what they are attached to: beyond "everywhere", name a parent you can see.
-        let parent_visible = match &parent_id {
-            Some(id) => super::node::find(ctx, id).await?.is_some(),
-            None => false,
-        };
         let w = window(ctx, first, after, last, before);
-        let l = reads::files(&state(ctx).db, access(ctx), &f, parent_visible, &w).await?;
+        let l = reads::files(&state(ctx).db, access(ctx), &f, &w).await?;
         Ok(nodes(l, File))
     }
 
@@ -327,6 +318,21 @@ impl ListQuery {
     }
 }
 
+/// The board: its cards' customers and vehicles (and mechanics) come with the page.
+async fn board(
+    ctx: &Context<'_>,
+    f: &queries::WorkOrderFilter,
+    sort: RecordSort,
+    w: &Window,
+) -> Result<Conn<WorkOrder>> {
+    let (db, a, node) = reading(ctx);
+    let mechanics = node.field("mechanics").exists();
+    match work_orders::board(db, a, f, sort.key(), w, mechanics).await? {
+        Board::Cards(l) => WorkOrder::connection_of_cards(ctx, l, node).await,
+        Board::WithParties(l) => WorkOrder::connection_with_parties(ctx, l, node).await,
+    }
+}
+
 impl CustomerFilter {
     fn parse(self, ctx: &Context<'_>, include_deleted: bool) -> Result<queries::CustomerFilter> {
         Ok(queries::CustomerFilter {
@@ -336,7 +342,7 @@ impl CustomerFilter {
                 self.home_location_id.as_ref(),
                 "filter.homeLocationId",
             )?,
-            include_deleted: deleted_allowed(ctx, include_deleted, Perm::CustomerDelete)?,
+            include_deleted: deleted_allowed(ctx, include_deleted, visibility::CUSTOMER)?,
         })
     }
 }
@@ -367,7 +373,7 @@ impl VehicleFilter {
             customer_id: opt_id("Customer", self.customer_id.as_ref(), "filter.customerId")?,
             vin: self.vin.map(|v| v.trim().to_ascii_uppercase()),
             plate_number,
-            include_deleted: deleted_allowed(ctx, include_deleted, Perm::VehicleDelete)?,
+            include_deleted: deleted_allowed(ctx, include_deleted, visibility::VEHICLE)?,
         })
     }
 }
@@ -379,7 +385,7 @@ impl WorkOrderFilter {
             location_id: opt_id("Location", self.location_id.as_ref(), "filter.locationId")?,
             customer_id: opt_id("Customer", self.customer_id.as_ref(), "filter.customerId")?,
             vehicle_id: opt_id("Vehicle", self.vehicle_id.as_ref(), "filter.vehicleId")?,
-            include_deleted: deleted_allowed(ctx, include_deleted, Perm::WorkOrderDelete)?,
+            include_deleted: deleted_allowed(ctx, include_deleted, visibility::WORK_ORDER)?,
         })
     }
 }

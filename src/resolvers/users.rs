@@ -254,18 +254,7 @@ impl UserMutation {
         let s = state(ctx);
         let r = async {
             let (id, version, changes) = input.parse()?;
-            let who = acting(ctx);
-            users::update(
-                &s.db,
-                &s.auth,
-                &s.policy,
-                who.access,
-                &who.caller,
-                id,
-                version,
-                changes,
-            )
-            .await
+            users::update(&s.db, &s.auth, acting(ctx), id, version, changes).await
         };
         user_payload(r.await)
     }
@@ -331,11 +320,7 @@ impl UserMutation {
     ) -> Result<CreateApiKeyPayload> {
         let s = state(ctx);
         let r = async {
-            let new = NewApiKey {
-                name: non_empty("name", &input.name)?,
-                role: input.role,
-                expires_at: input.expires_at,
-            };
+            let new = input.parse()?;
             api_keys::create(&s.db, &s.policy, &caller(ctx), access(ctx), new).await
         };
         let (made, errors) = split(r.await)?;
@@ -362,6 +347,16 @@ impl UserMutation {
         Ok(ApiKeyPayload {
             api_key: key.map(ApiKey),
             errors,
+        })
+    }
+}
+
+impl CreateApiKeyInput {
+    fn parse(self) -> AppResult<NewApiKey> {
+        Ok(NewApiKey {
+            name: non_empty("name", &self.name)?,
+            role: self.role,
+            expires_at: self.expires_at,
         })
     }
 }

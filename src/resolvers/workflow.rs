@@ -326,14 +326,7 @@ impl WorkflowMutation {
         input: CreateWorkOrderInput,
     ) -> Result<WorkOrderPayload> {
         let r = async {
-            let new = NewWorkOrder {
-                customer_id: ids::decode_as("Customer", &input.customer_id, "customerId")?,
-                vehicle_id: ids::decode_as("Vehicle", &input.vehicle_id, "vehicleId")?,
-                location_id: ids::decode_as("Location", &input.location_id, "locationId")?,
-                complaint: text("complaint", &input.complaint)?,
-                promised_at: input.promised_at,
-                odometer_in_km: input.odometer_in_km,
-            };
+            let new = input.parse()?;
             authorise_location(ctx, Perm::WorkOrderCreate, Some(new.location_id))?;
             authorise_customer(ctx, new.customer_id, Perm::CustomerRead)
                 .await
@@ -350,19 +343,9 @@ impl WorkflowMutation {
         input: UpdateWorkOrderInput,
     ) -> Result<WorkOrderPayload> {
         let r = async {
-            let id = wo_id(&input.id, "id")?;
-            let ch = WorkOrderChanges {
-                complaint: input
-                    .complaint
-                    .as_deref()
-                    .map(|c| text("complaint", c))
-                    .transpose()?,
-                diagnosis: maybe(input.diagnosis.map_value(|d| d.trim().to_owned())),
-                notes: maybe(input.notes.map_value(|d| d.trim().to_owned())),
-                promised_at: maybe(input.promised_at),
-            };
+            let (id, version, ch) = input.parse()?;
             authorise_work_order(ctx, id, Perm::WorkOrderUpdate).await?;
-            work_orders::update(&state(ctx).db, &caller(ctx), id, input.version, ch).await
+            work_orders::update(&state(ctx).db, &caller(ctx), id, version, ch).await
         };
         wo_payload(ctx, r.await)
     }
@@ -509,17 +492,7 @@ impl WorkflowMutation {
         input: RecordPaymentInput,
     ) -> Result<PaymentPayload> {
         let r = async {
-            let invoice_id = ids::decode_as("Invoice", &input.invoice_id, "invoiceId")?;
-            let entry = LedgerEntry {
-                movement: Movement::Payment {
-                    invoice_id,
-                    method: input.method.trim().to_ascii_lowercase(),
-                },
-                amount: parsed::<Money>("amount", &input.amount)?,
-                reference: opt_text(input.reference),
-                received_at: input.received_at,
-                idempotency_key: input.idempotency_key,
-            };
+            let (invoice_id, entry) = input.parse()?;
             authorise_invoice(ctx, invoice_id, Perm::PaymentRecord)
                 .await
                 .map_err(not_found_at("invoiceId", "no such invoice"))?;
@@ -536,21 +509,15 @@ impl WorkflowMutation {
         input: RefundPaymentInput,
     ) -> Result<PaymentPayload> {
         let r = async {
-            let payment_id = ids::decode_as("Payment", &input.payment_id, "paymentId")?;
-            let entry = LedgerEntry {
-                movement: Movement::Refund { payment_id },
-                amount: parsed::<Money>("amount", &input.amount)?,
-                reference: opt_text(input.reference),
-                received_at: None,
-                idempotency_key: input.idempotency_key,
-            };
+            let (payment_id, entry) = input.parse()?;
             let s = state(ctx);
+            let no_such = || not_found_at("paymentId", "no such payment");
             let original = invoices::payment(&s.db, payment_id)
                 .await
-                .map_err(not_found_at("paymentId", "no such payment"))?;
+                .map_err(no_such())?;
             authorise_invoice(ctx, original.invoice_id, Perm::PaymentRefund)
                 .await
-                .map_err(not_found_at("paymentId", "no such payment"))?;
+                .map_err(no_such())?;
             invoices::record(&s.db, &caller(ctx), entry).await
         };
         payment_payload(r.await)
@@ -583,13 +550,72 @@ async fn mechanic(
     let id = wo_id(&input.work_order_id, "workOrderId")?;
     let user = ids::decode_as("User", &input.user_id, "userId")?;
     authorise_work_order(ctx, id, Perm::WorkOrderUpdate).await?;
-    work_orders::set_mechanic(
-        &state(ctx).db,
-        &caller(ctx),
-        id,
-        input.version,
-        user,
-        assign,
-    )
-    .await
+    let (db, c) = (&state(ctx).db, caller(ctx));
+    work_orders::set_mechanic(db, &c, id, input.version, user, assign).await
+}
+
+impl CreateWorkOrderInput {
+    fn parse(&self) -> AppResult<NewWorkOrder> {
+        Ok(NewWorkOrder {
+            customer_id: ids::decode_as("Customer", &self.customer_id, "customerId")?,
+            vehicle_id: ids::decode_as("Vehicle", &self.vehicle_id, "vehicleId")?,
+            location_id: ids::decode_as("Location", &self.location_id, "locationId")?,
+            complaint: text("complaint", &self.complaint)?,
+            promised_at: self.promised_at,
+            odometer_in_km: self.odometer_in_km,
+        })
+    }
+}
+
+impl UpdateWorkOrderInput {
+    /// The order, the version the client saw, and the changes (null clears an optional field).
+    fn parse(self) -> AppResult<(uuid::Uuid, i32, WorkOrderChanges)> {
+        let complaint = self
+            .complaint
+            .as_deref()
+            .map(|c| text("complaint", c))
+            .transpose()?;
+        let ch = WorkOrderChanges {
+            complaint,
+            diagnosis: maybe(self.diagnosis.map_value(|d| d.trim().to_owned())),
+            notes: maybe(self.notes.map_value(|d| d.trim().to_owned())),
+            promised_at: maybe(self.promised_at),
+        };
+        Ok((wo_id(&self.id, "id")?, self.version, ch))
+    }
+}
+
+impl RecordPaymentInput {
+    /// The invoice paid, and the ledger entry.
+    fn parse(self) -> AppResult<(uuid::Uuid, LedgerEntry)> {
+        let invoice_id = ids::decode_as("Invoice", &self.invoice_id, "invoiceId")?;
+        let method = self.method.trim().to_ascii_lowercase();
+        Ok((
+            invoice_id,
+            LedgerEntry {
+                movement: Movement::Payment { invoice_id, method },
+                amount: parsed::<Money>("amount", &self.amount)?,
+                reference: opt_text(self.reference),
+                received_at: self.received_at,
+                idempotency_key: self.idempotency_key,
+            },
+        ))
+    }
+}
+
+impl RefundPaymentInput {
+    /// The payment refunded, and the ledger entry.
+    fn parse(self) -> AppResult<(uuid::Uuid, LedgerEntry)> {
+        let payment_id = ids::decode_as("Payment", &self.payment_id, "paymentId")?;
+        Ok((
+            payment_id,
+            LedgerEntry {
+                movement: Movement::Refund { payment_id },
+                amount: parsed::<Money>("amount", &self.amount)?,
+                reference: opt_text(self.reference),
+                received_at: None,
+                idempotency_key: self.idempotency_key,
+            },
+        ))
+    }
 }

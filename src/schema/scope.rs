@@ -5,7 +5,7 @@
 use async_graphql::Context;
 use entity::{
     customers, files, invoice_lines, invoices, locations, payments, users, vehicles,
-    work_order_lines, work_order_mechanics, work_order_status_changes, work_orders,
+    work_order_lines, work_order_status_changes, work_orders,
 };
 use uuid::Uuid;
 
@@ -13,7 +13,6 @@ use super::loaders::{ById, MechanicsOf, via};
 use super::loaders_for;
 use crate::auth::catalog::Perm;
 use crate::auth::guard::access;
-use crate::auth::policy::Access;
 use crate::auth::visibility::{self, Placement, Rule};
 use crate::error::AppResult;
 
@@ -38,10 +37,15 @@ where
 }
 
 pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> AppResult<bool> {
+    admitted(ctx, wo, &visibility::WORK_ORDER).await
+}
+
+/// Whether `rule` admits the caller to what is placed where the work order is and assigned as it is.
+async fn admitted(ctx: &Context<'_>, wo: &work_orders::Model, rule: &Rule) -> AppResult<bool> {
     let a = access(ctx);
     let at = Placement::at(Some(wo.location_id));
-    if !visibility::WORK_ORDER.needs_assignments(a, wo.location_id) {
-        return Ok(visibility::WORK_ORDER.admits(a, at));
+    if !rule.needs_assignments(a, wo.location_id) {
+        return Ok(rule.admits(a, at));
     }
     let mechanics: Vec<Uuid> = loaders_for(ctx)?
         .load_one(MechanicsOf(wo.id))
@@ -50,7 +54,7 @@ pub async fn work_order_visible(ctx: &Context<'_>, wo: &work_orders::Model) -> A
         .iter()
         .map(|m| m.id())
         .collect();
-    Ok(visibility::WORK_ORDER.admits(
+    Ok(rule.admits(
         a,
         Placement {
             assigned: &mechanics,
@@ -164,24 +168,27 @@ impl Scoped for payments::Model {
 
 impl Scoped for files::Model {
     async fn visible(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        if !access(ctx).can(Perm::FileRead) {
-            return Ok(false);
-        }
         let id = self.parent_id;
         match self.parent_type.as_str() {
-            "customer" => at_customer(ctx, id, &visibility::CUSTOMER).await,
+            "customer" => at_customer(ctx, id, &visibility::file_of(visibility::CUSTOMER)).await,
             "vehicle" => match raw::<vehicles::Entity, via::Node>(ctx, id).await? {
-                Some(v) => v.visible(ctx).await,
+                Some(v) => {
+                    at_customer(
+                        ctx,
+                        v.customer_id,
+                        &visibility::file_of(visibility::VEHICLE),
+                    )
+                    .await
+                }
                 None => Ok(false),
             },
-            "work_order" => work_order_by_id_visible(ctx, id).await,
-            "invoice" => invoice_by_id_visible(ctx, id).await,
+            "work_order" => match raw::<work_orders::Entity, via::Node>(ctx, id).await? {
+                Some(wo) => admitted(ctx, &wo, &visibility::file_of(visibility::WORK_ORDER)).await,
+                None => Ok(false),
+            },
+            "invoice" => at_invoice(ctx, id, &visibility::file_of(visibility::INVOICE)).await,
             _ => Ok(false),
         }
-    }
-
-    async fn visible_as_child(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(access(ctx).can(Perm::FileRead))
     }
 }
 
@@ -239,41 +246,4 @@ pub async fn authorise_invoice(ctx: &Context<'_>, id: Uuid, p: Perm) -> AppResul
         }
         _ => Err(crate::error::AppError::NotFound),
     }
-}
-
-/// A live work order, if the caller may see it, read straight from the database: for events, which outlive the
-/// request that subscribed.
-pub async fn visible_work_order(
-    db: &crate::db::Db,
-    access: &Access,
-    id: Uuid,
-) -> AppResult<Option<work_orders::Model>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let Some(wo) = work_orders::Entity::find_by_id(id)
-        .filter(work_orders::Column::DeletedAt.is_null())
-        .one(&db.conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let rule = &visibility::WORK_ORDER;
-    let mechanics: Vec<Uuid> = if rule.needs_assignments(access, wo.location_id) {
-        work_order_mechanics::Entity::find()
-            .filter(work_order_mechanics::Column::WorkOrderId.eq(wo.id))
-            .all(&db.conn)
-            .await?
-            .into_iter()
-            .map(|m| m.user_id)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mine = rule.admits(
-        access,
-        Placement {
-            location: Some(wo.location_id),
-            assigned: &mechanics,
-        },
-    );
-    Ok(mine.then_some(wo))
 }

@@ -4,7 +4,6 @@
 
 use sea_orm::{EntityTrait, QueryFilter, Select};
 
-use crate::auth::catalog::Perm;
 use crate::auth::policy::Access;
 use crate::auth::visibility;
 use crate::db::queries;
@@ -76,15 +75,9 @@ pub async fn files(
     db: &Db,
     access: &Access,
     f: &queries::FileFilter,
-    parent_visible: bool,
     w: &Window,
 ) -> AppResult<Listed<ByPosition<entity::files::Model>>> {
-    let select = queries::files(f);
-    let select = if access.everywhere(Perm::FileRead) || parent_visible {
-        select
-    } else {
-        select.filter(visibility::nothing())
-    };
+    let select = queries::files(f).filter(visibility::files_condition(access));
     models(db, select, &queries::file_sort(true), w).await
 }
 

@@ -480,7 +480,7 @@ pub async fn is_last_owner<C: ConnectionTrait>(conn: &C, user: Uuid) -> AppResul
 
 /// Where a record lives, for explaining access to it: a customer's home location, a vehicle's owner's, a work
 /// order's or an invoice's branch. `Ok(None)` for a record that belongs to no location.
-pub async fn record_location(db: &Db, kind: &str, id: Uuid) -> AppResult<Option<Uuid>> {
+async fn record_location(db: &Db, kind: &str, id: Uuid) -> AppResult<Option<Uuid>> {
     use entity::{customers, invoices, locations, vehicles, work_orders};
     let c = &db.conn;
     Ok(match kind {
@@ -542,13 +542,18 @@ pub struct Explanation {
     pub reason: String,
 }
 
+/// Why `user` may or may not use `perm`, anywhere, or on the record (its kind and id) when one is named.
 pub async fn explain(
     db: &Db,
     policy: &Policy,
     user: Uuid,
     perm: Perm,
-    location: Option<Option<Uuid>>,
+    record: Option<(String, Uuid)>,
 ) -> AppResult<Explanation> {
+    let location = match record {
+        Some((kind, id)) => Some(record_location(db, &kind, id).await?),
+        None => None,
+    };
     let u = users::Entity::find_by_id(user)
         .filter(users::Column::DeletedAt.is_null())
         .one(&db.conn)

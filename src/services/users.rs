@@ -235,17 +235,15 @@ pub async fn create(
 pub async fn update(
     db: &Db,
     auth: &Auth,
-    policy: &Policy,
-    access: &Access,
-    caller: &Caller,
+    who: Acting<'_>,
     id: Uuid,
     version: i32,
     ch: UserChanges,
 ) -> AppResult<users::Model> {
-    may_act_on(policy, access, id).await?;
+    may_act_on(who.policy, who.access, id).await?;
     let edited = edit::<users::ActiveModel>(
         db,
-        caller,
+        &who.caller,
         "user",
         id,
         version,

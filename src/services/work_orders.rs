@@ -785,3 +785,69 @@ fn visible(access: &Access, f: &queries::WorkOrderFilter) -> sea_orm::Select<wor
     queries::work_orders(f)
         .filter(visibility::WORK_ORDER.condition(access, &columns::work_orders()))
 }
+
+/// A live work order, if the caller may see it, read straight from the database: for events, which outlive the
+/// request that subscribed.
+pub async fn find_visible(
+    db: &Db,
+    access: &Access,
+    id: Uuid,
+) -> AppResult<Option<work_orders::Model>> {
+    let Some(wo) = work_orders::Entity::find_by_id(id)
+        .filter(work_orders::Column::DeletedAt.is_null())
+        .one(&db.conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rule = &visibility::WORK_ORDER;
+    let mechanics: Vec<Uuid> = if rule.needs_assignments(access, wo.location_id) {
+        work_order_mechanics::Entity::find()
+            .filter(work_order_mechanics::Column::WorkOrderId.eq(wo.id))
+            .all(&db.conn)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let at = visibility::Placement {
+        location: Some(wo.location_id),
+        assigned: &mechanics,
+    };
+    Ok(rule.admits(access, at).then_some(wo))
+}
+
+/// The work orders the caller sees as they are created or change (at `location`, when given), each read and
+/// checked when its event arrives. The stream ends when the caller's session or key stops being valid.
+pub fn changes(
+    db: Db,
+    events: &crate::events::Events,
+    access: Access,
+    caller: Caller,
+    location: Option<Uuid>,
+) -> impl futures_util::Stream<Item = work_orders::Model> + use<> {
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = events.subscribe();
+    futures_util::stream::unfold(
+        (rx, db, access, caller),
+        move |(mut rx, db, who, caller)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) if location.is_none_or(|l| l == e.location_id) => {
+                        // A subscriber signed out, blocked or revoked since hears nothing more.
+                        if !crate::auth::still_valid(&db, &caller).await {
+                            return None;
+                        }
+                        if let Ok(Some(wo)) = find_visible(&db, &who, e.id).await {
+                            return Some((wo, (rx, db, who, caller)));
+                        }
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    )
+}
