@@ -37,6 +37,7 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub policy: Arc<Policy>,
     pub events: Arc<crate::events::Events>,
+    pub store: Arc<dyn crate::storage::ObjectStore>,
     pub limits: GraphqlLimits,
     pub settings: Arc<Settings>,
 }
@@ -65,6 +66,8 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Installed before anything records, so no early sample is lost.
         crate::telemetry::metrics();
+        // Two TLS crypto providers are linked (the AWS SDK's and sqlx's); one must be chosen for the process.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let db = db::connect(&settings.database).await?;
         if settings.database.auto_migrate {
             db.migrate_up().await?;
@@ -94,6 +97,8 @@ impl App {
                 "no users yet: create the owner with `autoshop create-owner --email you@example.com`"
             );
         }
+        let store = crate::storage::open(&settings).await?;
+        crate::services::files::sweep_every(db.clone(), Arc::clone(&store), &settings.storage);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -110,6 +115,7 @@ impl App {
             auth,
             policy,
             events,
+            store,
             limits: settings.graphql,
             settings: Arc::new(settings),
         };

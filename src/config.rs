@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A value that must never reach a log line.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,7 +57,7 @@ pub struct DatabaseSettings {
     /// How long a replica trusts what it remembers (live sessions, the staff, the access rules) without
     /// asking the database again: the bound on staleness when a change message is lost or a write is made
     /// outside the server.
-    pub remember_for: std::time::Duration,
+    pub remember_for: Duration,
 }
 
 impl DatabaseSettings {
@@ -78,7 +79,7 @@ pub struct GraphqlLimits {
     pub max_page_size: usize,
     pub max_body_bytes: usize,
     /// How long the DataLoader gathers keys before it runs one batched statement.
-    pub loader_delay: std::time::Duration,
+    pub loader_delay: Duration,
     /// Requests per minute one client address may send on average, and how many at once.
     pub rate_per_minute: u32,
     pub rate_burst: u32,
@@ -101,6 +102,29 @@ pub struct Settings {
     /// Redis, shared by every replica; without it the embedded in-process stores serve.
     pub redis: Option<RedisSettings>,
     pub metrics: MetricsSettings,
+    pub storage: StorageSettings,
+}
+
+/// The object store files live in.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// An S3-compatible endpoint; none: the store built into this binary, under `<data dir>/objects`.
+    pub endpoint: Option<String>,
+    /// Where browsers reach the store, when not at `endpoint` (presigned URLs are signed for their host).
+    pub public_endpoint: Option<String>,
+    pub bucket: String,
+    pub region: String,
+    pub path_style: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret<String>>,
+    /// The embedded store's listener.
+    pub embedded_listen: SocketAddr,
+    /// How long a presigned upload or download URL works.
+    pub url_ttl: Duration,
+    /// How long an upload may stay unconfirmed before the sweep removes it.
+    pub pending_ttl: Duration,
+    /// How often the sweep of abandoned uploads and long-deleted files runs.
+    pub sweep_every: Duration,
 }
 
 /// Where Prometheus scrapes `/metrics`: never openly on the public listener.
@@ -130,13 +154,13 @@ pub struct AuthSettings {
     pub encryption_key: Option<Secret<String>>,
     pub issuer: String,
     pub audience: String,
-    pub access_ttl: std::time::Duration,
-    pub refresh_ttl: std::time::Duration,
-    pub session_ttl: std::time::Duration,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub session_ttl: Duration,
     pub throttle: crate::auth::throttle::Policy,
     /// How long a just-replaced refresh token is answered with an error without revoking its session: two
     /// tabs refreshing at once are not a theft (RFC 9700 allows this).
-    pub refresh_reuse_grace: std::time::Duration,
+    pub refresh_reuse_grace: Duration,
     pub hash_concurrency: usize,
     /// Exact origins the browser may call from with credentials (CORS).
     pub cors_origins: Vec<String>,
@@ -292,6 +316,50 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "the SPA's address, for links in messages (default http://localhost:8080)",
     ),
     (
+        "AUTOSHOP_S3_ENDPOINT",
+        "an S3-compatible endpoint, e.g. https://s3.eu-central-1.amazonaws.com (default: the store built in, under <data dir>/objects)",
+    ),
+    (
+        "AUTOSHOP_S3_PUBLIC_ENDPOINT",
+        "where browsers reach the store, when not at AUTOSHOP_S3_ENDPOINT (default: the same)",
+    ),
+    (
+        "AUTOSHOP_S3_BUCKET",
+        "the bucket files go to (default autoshop)",
+    ),
+    (
+        "AUTOSHOP_S3_REGION",
+        "the store's region (default us-east-1)",
+    ),
+    (
+        "AUTOSHOP_S3_PATH_STYLE",
+        "address the bucket in the path rather than the host name (default true)",
+    ),
+    (
+        "AUTOSHOP_S3_ACCESS_KEY_ID",
+        "the store's access key (default: AWS's credential chain: environment, profile, instance role)",
+    ),
+    (
+        "AUTOSHOP_S3_SECRET_ACCESS_KEY",
+        "the secret of AUTOSHOP_S3_ACCESS_KEY_ID",
+    ),
+    (
+        "AUTOSHOP_S3_EMBEDDED_LISTEN",
+        "where the built-in store listens, for browsers too (default 127.0.0.1:9000)",
+    ),
+    (
+        "AUTOSHOP_S3_URL_TTL_SECS",
+        "how long a presigned upload or download URL works, up to 3600 (default 300)",
+    ),
+    (
+        "AUTOSHOP_UPLOAD_PENDING_TTL_SECS",
+        "how long an upload may stay unconfirmed before it is removed (default 86400)",
+    ),
+    (
+        "AUTOSHOP_FILE_SWEEP_SECS",
+        "how often abandoned uploads and files deleted past their retention are removed (default 300)",
+    ),
+    (
         "REDIS_URL",
         "redis://… shared by replicas for throttling and policy updates (default: in process)",
     ),
@@ -363,7 +431,7 @@ impl Settings {
                 "AUTOSHOP_AUTO_MIGRATE",
                 is_sqlite,
             )?,
-            remember_for: std::time::Duration::from_secs(parse(
+            remember_for: Duration::from_secs(parse(
                 get("AUTOSHOP_CACHE_TTL_SECS"),
                 "AUTOSHOP_CACHE_TTL_SECS",
                 Some(5),
@@ -398,7 +466,7 @@ impl Settings {
                 "AUTOSHOP_MAX_BODY_BYTES",
                 256 * 1024,
             )?,
-            loader_delay: std::time::Duration::from_millis(parse(
+            loader_delay: Duration::from_millis(parse(
                 get("AUTOSHOP_LOADER_DELAY_MS"),
                 "AUTOSHOP_LOADER_DELAY_MS",
                 Some(1),
@@ -478,7 +546,9 @@ impl Settings {
                 .transpose()?,
             token: get("AUTOSHOP_METRICS_TOKEN").map(|t| Secret::new(t.to_owned())),
         };
+        let storage = storage_settings(&get)?;
         Ok(Self {
+            storage,
             environment,
             listen,
             data_dir,
@@ -497,11 +567,68 @@ impl Settings {
     }
 }
 
+fn storage_settings<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<StorageSettings, ConfigError> {
+    let url = |name: &str| -> Result<Option<String>, ConfigError> {
+        match get(name) {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Ok(Some(u.trim_end_matches('/').to_owned()))
+            }
+            Some(u) => Err(bad(name, u, "an http:// or https:// URL")),
+            None => Ok(None),
+        }
+    };
+    let secs = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(
+            positive(get(name), name, default as usize)? as u64,
+        ))
+    };
+    let access_key_id = get("AUTOSHOP_S3_ACCESS_KEY_ID").map(str::to_owned);
+    let secret_access_key = get("AUTOSHOP_S3_SECRET_ACCESS_KEY").map(|k| Secret::new(k.to_owned()));
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        return Err(ConfigError {
+            variable: "AUTOSHOP_S3_ACCESS_KEY_ID".into(),
+            problem: "is given with AUTOSHOP_S3_SECRET_ACCESS_KEY or not at all".into(),
+        });
+    }
+    let url_ttl = secs("AUTOSHOP_S3_URL_TTL_SECS", 300)?;
+    if url_ttl > Duration::from_secs(3600) {
+        return Err(bad(
+            "AUTOSHOP_S3_URL_TTL_SECS",
+            "that",
+            "at most 3600 seconds",
+        ));
+    }
+    Ok(StorageSettings {
+        endpoint: url("AUTOSHOP_S3_ENDPOINT")?,
+        public_endpoint: url("AUTOSHOP_S3_PUBLIC_ENDPOINT")?,
+        bucket: get("AUTOSHOP_S3_BUCKET").unwrap_or("autoshop").to_owned(),
+        region: get("AUTOSHOP_S3_REGION").unwrap_or("us-east-1").to_owned(),
+        path_style: parse(
+            get("AUTOSHOP_S3_PATH_STYLE"),
+            "AUTOSHOP_S3_PATH_STYLE",
+            Some(true),
+            "true or false",
+        )?,
+        access_key_id,
+        secret_access_key,
+        embedded_listen: parse(
+            get("AUTOSHOP_S3_EMBEDDED_LISTEN"),
+            "AUTOSHOP_S3_EMBEDDED_LISTEN",
+            "127.0.0.1:9000".parse().ok(),
+            "host:port",
+        )?,
+        url_ttl,
+        pending_ttl: secs("AUTOSHOP_UPLOAD_PENDING_TTL_SECS", 24 * 3600)?,
+        sweep_every: secs("AUTOSHOP_FILE_SWEEP_SECS", 300)?,
+    })
+}
+
 fn auth_settings<'a>(
     get: &impl Fn(&str) -> Option<&'a str>,
     data_dir: &std::path::Path,
 ) -> Result<AuthSettings, ConfigError> {
-    use std::time::Duration;
     let keys_dir_set = get("AUTOSHOP_KEYS_DIR").is_some();
     let access_secs = positive(
         get("AUTOSHOP_ACCESS_TOKEN_TTL_SECS"),

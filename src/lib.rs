@@ -15,6 +15,7 @@ pub mod resolvers;
 pub mod schema;
 pub mod seed;
 pub mod services;
+pub mod storage;
 pub mod telemetry;
 
 pub use app::App;

@@ -37,6 +37,8 @@ pub enum Perm {
     SettingsManage,
     AuditRead,
     FileRead,
+    FileUpload,
+    FileDelete,
     UserRead,
     UserManage,
     RoleManage,
@@ -91,6 +93,8 @@ catalog! {
     SettingsManage => "settings", "manage", "Manage settings", "System settings and reference directories.";
     AuditRead => "audit", "read", "See the audit log", "Who changed what, when, and each record's history.";
     FileRead => "file", "read", "See files", "Photos and documents attached to what you can see.";
+    FileUpload => "file", "upload", "Attach files", "Upload photos and documents to the records you can see.";
+    FileDelete => "file", "delete", "Delete files", "Remove attached photos and documents.";
     UserRead => "user", "read", "See staff", "Names of the people working in the shop.";
     UserManage => "user", "manage", "Manage staff accounts", "Create, edit, block and delete users; end their sessions.";
     RoleManage => "role", "manage", "Manage roles and permissions", "Create roles, grant permissions, assign roles to users.";
@@ -192,6 +196,8 @@ mod built_in {
                 InvoiceIssue,
                 PaymentRead,
                 FileRead,
+                FileUpload,
+                FileDelete,
                 UserRead,
             ],
         },
@@ -208,6 +214,7 @@ mod built_in {
                 WorkOrderToInProgress,
                 WorkOrderToReady,
                 FileRead,
+                FileUpload,
                 UserRead,
             ],
         },
@@ -229,6 +236,7 @@ mod built_in {
                 PaymentRecord,
                 PaymentRefund,
                 FileRead,
+                FileUpload,
                 UserRead,
             ],
         },

@@ -276,6 +276,15 @@ impl CountQuery {
         }
     }
 
+    /// A count already known (a list cut in memory).
+    pub fn known(conn: &Reads, n: i64) -> Self {
+        Self {
+            conn: conn.clone(),
+            query: Query::select().to_owned(),
+            known: Some(n),
+        }
+    }
+
     /// The count as a scalar subquery, for a column of the page's statement. It does not depend on the row, so
     /// the database runs it once (PostgreSQL as an init plan), as a hand-written query would.
     fn column(&self) -> Expr {

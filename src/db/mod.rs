@@ -36,6 +36,19 @@ impl DbStats {
     }
 }
 
+/// Work leased to this replica until released (see [`Db::try_lease`]).
+#[derive(Debug)]
+pub struct Lease(Option<DatabaseTransaction>);
+
+impl Lease {
+    pub async fn release(self) -> Result<(), DbErr> {
+        match self.0 {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// A pool on either backend, with its statement counter.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -195,6 +208,31 @@ impl Db {
     /// On PostgreSQL, rows are locked with `SELECT … FOR UPDATE` inside it.
     /// A connection that died while idle (a restart, a failover) fails its `BEGIN`, before anything was
     /// written: that is retried once, on another connection.
+    /// A lease on work only one replica at a time should do (a sweep), or none while another replica holds it:
+    /// a transaction-scoped advisory lock on PostgreSQL, kept until [`Lease::release`]. The single box
+    /// (SQLite) has nobody to share with.
+    pub async fn try_lease(&self, name: &str) -> Result<Option<Lease>, DbErr> {
+        if self.backend != Backend::Postgres {
+            return Ok(Some(Lease(None)));
+        }
+        let tx = self.conn.begin().await?;
+        let got = tx
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got",
+                [format!("autoshop:{name}").into()],
+            ))
+            .await?
+            .map(|r| r.try_get::<bool>("", "got"))
+            .transpose()?
+            .unwrap_or(false);
+        if got {
+            Ok(Some(Lease(Some(tx))))
+        } else {
+            Ok(None)
+        }
+    }
+
     pub async fn write_tx(&self) -> Result<DatabaseTransaction, DbErr> {
         let begin = || {
             self.conn.begin_with_options(TransactionOptions {

@@ -1,10 +1,12 @@
 //! Domain value types: the only way raw input becomes a VIN, an e-mail, a plate number or an amount of money.
 
+mod file;
 mod money;
 mod status;
 mod text;
 mod vin;
 
+pub use file::{ContentType, FileName, ObjectKey};
 pub use money::{Money, Quantity, TaxRate, Totals, line_amounts};
 pub use status::{
     ApprovalMethod, CustomerKind, FileStatus, InvoiceStatus, LineKind, UserStatus, WorkOrderStatus,

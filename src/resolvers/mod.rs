@@ -4,6 +4,7 @@
 mod access;
 pub mod auth;
 mod customers;
+mod files;
 mod lists;
 mod node;
 mod reference;
@@ -39,6 +40,7 @@ pub struct MutationRoot(
     vehicles::VehicleMutation,
     workflow::WorkflowMutation,
     reference::ReferenceMutation,
+    files::FileMutation,
 );
 
 fn caller(ctx: &Context<'_>) -> Caller {

@@ -525,12 +525,17 @@ impl Customer {
             .map_err(AppError::from)?;
         Ok(Some(Money::from_minor(due.unwrap_or(0))))
     }
-    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfCustomer>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(File)
-            .collect())
+    /// Its photos and documents, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] filter: FileFilter,
+    ) -> Result<Conn<File>> {
+        let rows = children::<FilesOfCustomer>(ctx, self.0.id).await?;
+        file_page(ctx, rows, first, after, &filter)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -609,12 +614,17 @@ impl Vehicle {
             .map(WorkOrder)
             .collect())
     }
-    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfVehicle>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(File)
-            .collect())
+    /// Its photos and documents, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] filter: FileFilter,
+    ) -> Result<Conn<File>> {
+        let rows = children::<FilesOfVehicle>(ctx, self.0.id).await?;
+        file_page(ctx, rows, first, after, &filter)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -912,12 +922,17 @@ impl WorkOrder {
             .next()
             .map(Invoice))
     }
-    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfWorkOrder>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(File)
-            .collect())
+    /// Its photos and documents, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] filter: FileFilter,
+    ) -> Result<Conn<File>> {
+        let rows = children::<FilesOfWorkOrder>(ctx, self.0.id).await?;
+        file_page(ctx, rows, first, after, &filter)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -1130,12 +1145,17 @@ impl Invoice {
             .map(Payment)
             .collect())
     }
-    async fn files(&self, ctx: &Context<'_>) -> Result<Vec<File>> {
-        Ok(children::<FilesOfInvoice>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(File)
-            .collect())
+    /// Its photos and documents, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn files(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] filter: FileFilter,
+    ) -> Result<Conn<File>> {
+        let rows = children::<FilesOfInvoice>(ctx, self.0.id).await?;
+        file_page(ctx, rows, first, after, &filter)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -1238,6 +1258,65 @@ impl Payment {
 /// A file's metadata; its bytes live in the object store.
 pub struct File(pub files::Model);
 
+/// Which of a record's files to list.
+#[derive(async_graphql::InputObject, Default)]
+pub struct FileFilter {
+    /// Any of these types; `image/*` stands for every image. All when empty.
+    #[graphql(default, validator(max_items = 20))]
+    pub content_types: Vec<String>,
+}
+
+impl FileFilter {
+    fn admits(&self, content_type: &str) -> bool {
+        self.content_types.is_empty()
+            || self
+                .content_types
+                .iter()
+                .any(|t| match t.strip_suffix("/*") {
+                    Some(major) => content_type.split('/').next() == Some(major),
+                    None => t.eq_ignore_ascii_case(content_type),
+                })
+    }
+}
+
+/// One page of a record's files, newest first. A record has few files: its loader brings them all (one statement
+/// for every record on the page), and the page is cut here; the cursor is the file's id.
+fn file_page(
+    ctx: &Context<'_>,
+    mut rows: Vec<files::Model>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: &FileFilter,
+) -> Result<Conn<File>> {
+    let max = super::state(ctx).limits.max_page_size;
+    let first = usize::try_from(first.unwrap_or(20).max(0))
+        .unwrap_or(0)
+        .min(max);
+    rows.retain(|f| filter.admits(&f.content_type));
+    rows.sort_by_key(|f| std::cmp::Reverse((f.created_at, f.id)));
+    let total = rows.len();
+    let start = match after {
+        Some(c) => {
+            let id = ids::decode_as("File", &ID(c), "after")?;
+            rows.iter()
+                .position(|f| f.id == id)
+                .map_or(total, |i| i + 1)
+        }
+        None => 0,
+    };
+    let end = (start + first).min(total);
+    let page = Page {
+        rows: rows
+            .drain(start..end)
+            .map(|f| (ids::encode("File", f.id).0, f))
+            .collect(),
+        has_previous_page: start > 0,
+        has_next_page: end < total,
+    };
+    let count = crate::db::keyset::CountQuery::known(&super::state(ctx).db.reads, total as i64);
+    Ok(connection(Listed { page, count }, File))
+}
+
 #[Object]
 impl File {
     async fn id(&self) -> ID {
@@ -1254,6 +1333,18 @@ impl File {
     }
     async fn status(&self) -> Result<FileStatus> {
         stored("file status", &self.0.status, FileStatus::from_stored)
+    }
+    /// Name it when deleting the file.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// A link that downloads the file for the next few minutes (shown in place for images and PDFs, saved
+    /// otherwise); null while the upload is pending.
+    async fn download_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let s = super::state(ctx);
+        let ttl = s.settings.storage.url_ttl;
+        let p = crate::services::files::download(s.store.as_ref(), ttl, &self.0).await?;
+        Ok(p.map(|p| p.url))
     }
     async fn uploaded_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(id) = self.0.uploaded_by else {

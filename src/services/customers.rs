@@ -179,6 +179,7 @@ pub async fn delete(
             .await?;
         for car in cars {
             let gone = set_deleted::<vehicles::ActiveModel, _>(tx, car.clone(), true).await?;
+            super::files::follow_parent(tx, "vehicle", car.id, None).await?;
             audit::record(
                 tx,
                 caller,

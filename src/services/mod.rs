@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod customers;
+pub mod files;
 pub mod invoices;
 pub mod reads;
 pub mod reference;
@@ -162,8 +163,28 @@ where
     let before = lock_versioned::<A::Entity, _>(&tx, id, version, liveness).await?;
     check(&tx).await?;
     let after = set_deleted::<A, _>(&tx, before.clone(), delete).await?;
+    if crate::auth::visibility::FILE_PARENTS
+        .iter()
+        .any(|(k, _)| *k == kind)
+    {
+        let since = if delete {
+            None
+        } else {
+            Some(deleted_at(&before)?)
+        };
+        files::follow_parent(&tx, kind, id, since).await?;
+    }
     let action = if delete { "delete" } else { "restore" };
     audit::record(&tx, caller, kind, id, action, Some(&before), Some(&after)).await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// When a soft-deleted record was deleted, read from its serialised form (every soft-deleted model has
+/// `deleted_at`).
+fn deleted_at<T: serde::Serialize>(model: &T) -> AppResult<chrono::DateTime<Utc>> {
+    let v = serde_json::to_value(model).map_err(AppError::internal)?;
+    v.get("deleted_at")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a deleted record without deleted_at")))
 }

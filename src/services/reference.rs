@@ -31,6 +31,8 @@ pub enum SettingType {
     Bytes,
     /// A comma-separated list of MIME types.
     ContentTypes,
+    /// A whole number of days, up to ten years.
+    Days,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,13 @@ pub const SETTINGS: &[SettingDef] = &[
         kind: SettingType::ContentTypes,
         default: "image/jpeg,image/png,application/pdf",
     },
+    SettingDef {
+        key: "file_retention_days",
+        label: "Keep deleted files",
+        description: "Days a deleted file's contents are kept before they are removed for good (0: at once).",
+        kind: SettingType::Days,
+        default: "30",
+    },
 ];
 
 fn def(key: &str) -> AppResult<&'static SettingDef> {
@@ -136,6 +145,13 @@ pub fn parse_setting(kind: SettingType, raw: &str) -> AppResult<(Value, String)>
             let n: i64 = raw.parse().map_err(|_| bad("a whole number of bytes"))?;
             if !(1..=100 * 1024 * 1024).contains(&n) {
                 return Err(bad("between 1 byte and 100 MiB"));
+            }
+            (json!(n), n.to_string())
+        }
+        SettingType::Days => {
+            let n: i64 = raw.parse().map_err(|_| bad("a whole number of days"))?;
+            if !(0..=3650).contains(&n) {
+                return Err(bad("between 0 and 3650 days"));
             }
             (json!(n), n.to_string())
         }

@@ -83,7 +83,32 @@ fn base_env(database_url: &str) -> HashMap<String, String> {
         // Replicas here hear every change; the tests of the time bound set their own. A periodic reload of the
         // access rules would otherwise land in the statement counts of the N+1 tests.
         ("AUTOSHOP_CACHE_TTL_SECS".into(), "3600".into()),
+        // Each app's built-in object store listens on a port of its own, under this run's folder.
+        ("AUTOSHOP_S3_EMBEDDED_LISTEN".into(), "127.0.0.1:0".into()),
+        (
+            "AUTOSHOP_DATA_DIR".into(),
+            sqlite_dir().display().to_string(),
+        ),
     ]);
+    // The production suite uses the S3-compatible server CI started (one that checks signatures).
+    if let Ok(endpoint) = std::env::var("AUTOSHOP_TEST_S3_ENDPOINT") {
+        env.insert("AUTOSHOP_S3_ENDPOINT".into(), endpoint);
+        for (from, to) in [
+            ("AUTOSHOP_TEST_S3_BUCKET", "AUTOSHOP_S3_BUCKET"),
+            (
+                "AUTOSHOP_TEST_S3_ACCESS_KEY_ID",
+                "AUTOSHOP_S3_ACCESS_KEY_ID",
+            ),
+            (
+                "AUTOSHOP_TEST_S3_SECRET_ACCESS_KEY",
+                "AUTOSHOP_S3_SECRET_ACCESS_KEY",
+            ),
+        ] {
+            if let Ok(v) = std::env::var(from) {
+                env.insert(to.into(), v);
+            }
+        }
+    }
     // The production suite throttles sign-ins in the real Redis, each app under a prefix of its own.
     if postgres_base().is_some() {
         env.insert("REDIS_URL".into(), redis_url());
@@ -283,6 +308,8 @@ pub struct TestApp {
     pub owner_token: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The object store the app uses, to look behind its back.
+    pub store: Arc<dyn autoshop::storage::ObjectStore>,
     stats: Arc<DbStats>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     /// What the app was started with, so a second replica can start beside it.
@@ -332,6 +359,7 @@ impl TestApp {
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
         let db = app.state().db.clone();
+        let store = Arc::clone(&app.state().store);
         let stats = Arc::clone(&db.stats);
         // Signed in through the service rather than over HTTP, so no test's rate limit pays for it.
         let signed = autoshop::services::sessions::login(
@@ -356,6 +384,7 @@ impl TestApp {
             owner_token: issued.access_token,
             client: reqwest::Client::new(),
             db,
+            store,
             stats,
             _shutdown: tx,
             env,

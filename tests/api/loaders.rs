@@ -10,13 +10,13 @@ query($first: Int!) {
     edges { node {
       number total
       customer { name balanceDue homeLocation { name } vehicles { vin } recentWorkOrders(limit: 3) { number } recentInvoices(limit: 2) { number } }
-      vehicle { plateNumber customer { name } recentWorkOrders(limit: 2) { number } files { id } }
+      vehicle { plateNumber customer { name } recentWorkOrders(limit: 2) { number } files { nodes { id } } }
       location { name }
       lines { kind total mechanic { name } }
       mechanics { name }
       statusHistory { toStatus changedBy { name } }
       invoice { number balance lines { total } payments { amount recordedBy { name } refundOf { id } } customer { name } workOrder { number } }
-      files { id }
+      files { nodes { id } }
     } }
   }
 }"#;

@@ -5,6 +5,7 @@ mod access;
 mod caches;
 mod contract;
 mod customers;
+mod files;
 mod helpers;
 mod identity;
 mod limits;
