@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, uuid_of, within_a_moment};
+use crate::helpers::{TestApp, TestDb, settings_with, uuid_of, within_a_moment};
 
 /// A PNG as far as any sniffer can tell: its signature and the start of its header.
 fn png(len: usize) -> Vec<u8> {
@@ -529,4 +529,42 @@ async fn files_of_a_page_of_customers_cost_one_statement_however_many_there_are(
         costs[0], costs[1],
         "statements for 2 and 6 customers: {costs:?}"
     );
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_be_used_stops_the_start_and_says_why() {
+    let db = TestDb::new().await;
+    let unreachable = settings_with(
+        &db.url,
+        &[
+            ("AUTOSHOP_S3_ENDPOINT", "http://127.0.0.1:1"),
+            ("AUTOSHOP_S3_ACCESS_KEY_ID", "k"),
+            ("AUTOSHOP_S3_SECRET_ACCESS_KEY", "s"),
+        ],
+    );
+    let err = autoshop::App::build(unreachable)
+        .await
+        .err()
+        .expect("refused");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("http://127.0.0.1:1") && msg.contains("could not be reached"),
+        "{msg}"
+    );
+
+    // Something that answers HTTP, but has no such bucket.
+    let app = TestApp::spawn().await;
+    let endpoint = format!("http://{}", app.addr);
+    let missing = settings_with(
+        &db.url,
+        &[
+            ("AUTOSHOP_S3_ENDPOINT", endpoint.as_str()),
+            ("AUTOSHOP_S3_BUCKET", "no-such-bucket"),
+            ("AUTOSHOP_S3_ACCESS_KEY_ID", "k"),
+            ("AUTOSHOP_S3_SECRET_ACCESS_KEY", "s"),
+        ],
+    );
+    let err = autoshop::App::build(missing).await.err().expect("refused");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("`no-such-bucket`"), "{msg}");
 }

@@ -120,6 +120,13 @@ fn base_env(database_url: &str) -> HashMap<String, String> {
     env
 }
 
+/// The settings a test app on `database_url` would start with, with `vars` on top.
+pub fn settings_with(database_url: &str, vars: &[(&str, &str)]) -> Settings {
+    let mut env = base_env(database_url);
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Settings::from_vars(env).expect("settings")
+}
+
 pub fn redis_url() -> String {
     std::env::var("AUTOSHOP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
