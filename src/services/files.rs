@@ -24,6 +24,11 @@ use crate::storage::{ObjectStore, Presigned, Upload};
 /// How many bytes from the start of an image or PDF are read to tell its real type.
 const SNIFF_BYTES: u64 = 8192;
 
+/// Counts uploads by how far they got, for /metrics.
+fn uploads(outcome: &'static str) {
+    metrics::counter!("autoshop_uploads_total", "outcome" => outcome).increment(1);
+}
+
 /// The record a file is attached to: its kind as `files.parent_type` stores it, and its id.
 #[derive(Debug, Clone, Copy)]
 pub struct Parent {
@@ -114,6 +119,7 @@ pub async fn request_upload(
     }
     .insert(&db.conn)
     .await?;
+    uploads("requested");
     Ok((file, presigned))
 }
 
@@ -167,6 +173,7 @@ pub async fn confirm(
     if let Some(why) = problem {
         store.remove(&key).await.map_err(AppError::internal)?;
         files::Entity::delete_by_id(file.id).exec(&db.conn).await?;
+        uploads("rejected");
         return Err(AppError::invalid("fileId", "upload_rejected", why));
     }
     let tx = db.write_tx().await?;
@@ -190,6 +197,9 @@ pub async fn confirm(
         audit::record(&tx, caller, "file", file.id, "create", None, Some(&after)).await?;
     }
     tx.commit().await?;
+    if done.rows_affected == 1 {
+        uploads("confirmed");
+    }
     Ok(after)
 }
 

@@ -81,12 +81,14 @@ pub async fn open(settings: &crate::Settings) -> anyhow::Result<std::sync::Arc<d
 async fn built_in(settings: &crate::Settings) -> anyhow::Result<s3::Endpoint> {
     let s = &settings.storage;
     let root = settings.data_dir.join("objects");
-    let e = embedded::start(
-        &root,
-        s.embedded_listen,
-        &s.bucket,
-        &settings.auth.cors_origins,
-    )
+    let e = embedded::start(embedded::Options {
+        root: &root,
+        keys_dir: &settings.auth.keys_dir,
+        listen: s.embedded_listen,
+        public_url: s.public_endpoint.clone(),
+        bucket: &s.bucket,
+        origins: &settings.auth.cors_origins,
+    })
     .await?;
     tracing::info!(addr = %e.addr, root = %root.display(), "serving the built-in object store");
     Ok(e.endpoint)

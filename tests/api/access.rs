@@ -212,6 +212,7 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
                 ("RecordPayment", "denied"),
                 ("RefundPayment", "denied"),
                 ("InvoicePage", "hidden"),
+                ("DeleteFile", "denied"),
             ]),
         ),
         (
@@ -227,6 +228,7 @@ async fn each_built_in_role_gets_what_the_policy_says_from_every_contract_operat
                 ("AddWorkOrderLine", "denied"),
                 ("AssignMechanic", "denied"),
                 ("TransitionWorkOrder", "denied"),
+                ("DeleteFile", "denied"),
             ]),
         ),
     ]);

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, TestDb, settings_with, uuid_of, within_a_moment};
 
 /// A PNG as far as any sniffer can tell: its signature and the start of its header.
-fn png(len: usize) -> Vec<u8> {
+pub fn png(len: usize) -> Vec<u8> {
     let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     b.resize(len, 7);
     b
@@ -567,4 +567,39 @@ async fn a_store_that_cannot_be_used_stops_the_start_and_says_why() {
     let err = autoshop::App::build(missing).await.err().expect("refused");
     let msg = format!("{err:#}");
     assert!(msg.contains("`no-such-bucket`"), "{msg}");
+}
+
+#[tokio::test]
+async fn the_built_in_store_lets_the_spas_origin_upload_and_no_other() {
+    if std::env::var("TEST_S3_ENDPOINT").is_ok() {
+        // An external store's CORS is its own configuration (README: the bucket's CORS rule).
+        return;
+    }
+    let app = TestApp::spawn_with(&[("AUTOSHOP_CORS_ORIGINS", "https://shop.example")]).await;
+    let customer = a_customer(&app).await;
+    let r = request(&app, None, &customer, "a.png", "image/png", 10).await;
+    let url = r["data"]["requestUpload"]["upload"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "content-type,content-disposition",
+            )
+            .send()
+    };
+    let ok = preflight("https://shop.example").await.expect("preflight");
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(&b"https://shop.example"[..])
+    );
+    let other = preflight("https://evil.example").await.expect("preflight");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
 }

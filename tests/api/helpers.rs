@@ -91,18 +91,12 @@ fn base_env(database_url: &str) -> HashMap<String, String> {
         ),
     ]);
     // The production suite uses the S3-compatible server CI started (one that checks signatures).
-    if let Ok(endpoint) = std::env::var("AUTOSHOP_TEST_S3_ENDPOINT") {
+    if let Ok(endpoint) = std::env::var("TEST_S3_ENDPOINT") {
         env.insert("AUTOSHOP_S3_ENDPOINT".into(), endpoint);
         for (from, to) in [
-            ("AUTOSHOP_TEST_S3_BUCKET", "AUTOSHOP_S3_BUCKET"),
-            (
-                "AUTOSHOP_TEST_S3_ACCESS_KEY_ID",
-                "AUTOSHOP_S3_ACCESS_KEY_ID",
-            ),
-            (
-                "AUTOSHOP_TEST_S3_SECRET_ACCESS_KEY",
-                "AUTOSHOP_S3_SECRET_ACCESS_KEY",
-            ),
+            ("TEST_S3_BUCKET", "AUTOSHOP_S3_BUCKET"),
+            ("TEST_S3_ACCESS_KEY_ID", "AUTOSHOP_S3_ACCESS_KEY_ID"),
+            ("TEST_S3_SECRET_ACCESS_KEY", "AUTOSHOP_S3_SECRET_ACCESS_KEY"),
         ] {
             if let Ok(v) = std::env::var(from) {
                 env.insert(to.into(), v);
