@@ -38,6 +38,7 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub events: Arc<crate::events::Events>,
     pub store: Arc<dyn crate::storage::ObjectStore>,
+    pub search: Arc<dyn crate::search::SearchIndex>,
     pub limits: GraphqlLimits,
     pub settings: Arc<Settings>,
 }
@@ -99,6 +100,17 @@ impl App {
         }
         let store = crate::storage::open(&settings).await?;
         crate::services::files::sweep_every(db.clone(), Arc::clone(&store), &settings.storage);
+        let search = crate::search::open(&settings.search).await?;
+        {
+            let (db, search, every) =
+                (db.clone(), Arc::clone(&search), settings.search.relay_every);
+            tokio::spawn(async move {
+                if let Err(e) = crate::search::outbox::fill_if_empty(&db, search.as_ref()).await {
+                    tracing::warn!(error = ?e, "building the search index failed; `autoshop reindex` builds it");
+                }
+                crate::search::outbox::relay(db, search, every);
+            });
+        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -116,6 +128,7 @@ impl App {
             policy,
             events,
             store,
+            search,
             limits: settings.graphql,
             settings: Arc::new(settings),
         };

@@ -1,4 +1,4 @@
-//! The command line: serve (default), migrate, create-owner, rotate-key, export-schema and seed-demo.
+//! The command line: serve (default), migrate, create-owner, rotate-key, export-schema, reindex and seed-demo.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +40,9 @@ enum Command {
         #[arg(long, default_value = "schema.graphql")]
         out: PathBuf,
     },
+    /// Rebuild the search index from the database, into a fresh index swapped in when complete; the server may
+    /// keep running.
+    Reindex,
     /// Fill an empty database with a living demo shop.
     SeedDemo {
         /// Multiplies the volumes (1 = ~300 customers and ~3000 work orders).
@@ -129,6 +132,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             std::fs::write(&out, resolvers::sdl())
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Reindex => {
+            let db = db::connect(&settings.database).await?;
+            let index = crate::search::open(&settings.search).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} documents ({eta})")
+                    .map_err(anyhow::Error::msg)?,
+            );
+            let n = crate::search::outbox::reindex(&db, index.as_ref(), &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            println!("indexed {n} documents");
             Ok(())
         }
         Command::SeedDemo { scale } => {

@@ -103,6 +103,20 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     pub metrics: MetricsSettings,
     pub storage: StorageSettings,
+    pub search: SearchSettings,
+}
+
+/// The search engine.
+#[derive(Debug, Clone)]
+pub struct SearchSettings {
+    /// Meilisearch; none: the index built in, under `dir`.
+    pub meili_url: Option<String>,
+    pub meili_key: Option<Secret<String>>,
+    /// The Meilisearch index (several deployments may share one engine).
+    pub index: String,
+    pub dir: PathBuf,
+    /// How often the relay looks for changes to send when it found none last time.
+    pub relay_every: Duration,
 }
 
 /// The object store files live in.
@@ -360,6 +374,23 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "how often abandoned uploads and files deleted past their retention are removed (default 300)",
     ),
     (
+        "MEILI_URL",
+        "Meilisearch, e.g. http://meili.internal:7700 (default: the search index built in, under <data dir>/search)",
+    ),
+    ("MEILI_MASTER_KEY", "Meilisearch's key"),
+    (
+        "AUTOSHOP_SEARCH_INDEX",
+        "the Meilisearch index (default autoshop)",
+    ),
+    (
+        "AUTOSHOP_SEARCH_DIR",
+        "where the built-in search index lives (default <data dir>/search)",
+    ),
+    (
+        "AUTOSHOP_SEARCH_RELAY_MS",
+        "how often changes waiting for the search index are looked for (default 200)",
+    ),
+    (
         "REDIS_URL",
         "redis://… shared by replicas for throttling and policy updates (default: in process)",
     ),
@@ -547,7 +578,27 @@ impl Settings {
             token: get("AUTOSHOP_METRICS_TOKEN").map(|t| Secret::new(t.to_owned())),
         };
         let storage = storage_settings(&get)?;
+        let search = SearchSettings {
+            meili_url: match get("MEILI_URL") {
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    Some(u.trim_end_matches('/').to_owned())
+                }
+                Some(u) => return Err(bad("MEILI_URL", u, "an http:// or https:// URL")),
+                None => None,
+            },
+            meili_key: get("MEILI_MASTER_KEY").map(|k| Secret::new(k.to_owned())),
+            index: get("AUTOSHOP_SEARCH_INDEX")
+                .unwrap_or("autoshop")
+                .to_owned(),
+            dir: get("AUTOSHOP_SEARCH_DIR").map_or_else(|| data_dir.join("search"), PathBuf::from),
+            relay_every: Duration::from_millis(positive(
+                get("AUTOSHOP_SEARCH_RELAY_MS"),
+                "AUTOSHOP_SEARCH_RELAY_MS",
+                200,
+            )? as u64),
+        };
         Ok(Self {
+            search,
             storage,
             environment,
             listen,

@@ -32,6 +32,9 @@ pub enum AppError {
     /// reported as `unauthenticated` or `not_found`, which would make clients sign out or forget records.
     #[error("the service is temporarily unavailable; retry shortly")]
     Unavailable(#[source] anyhow::Error),
+    /// The search engine did not answer in time: search again shortly; everything else works.
+    #[error("search is unavailable for now; try again shortly")]
+    SearchUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -71,6 +74,7 @@ impl AppError {
             Self::RateLimited => "rate_limited",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Unavailable(_) => UNAVAILABLE,
+            Self::SearchUnavailable(_) => "search_unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -227,7 +231,7 @@ impl From<AppError> for async_graphql::Error {
             AppError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
             }
-            AppError::Unavailable(cause) => {
+            AppError::Unavailable(cause) | AppError::SearchUnavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "unavailable");
             }
             _ => {}

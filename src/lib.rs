@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod redis_conn;
 pub mod resolvers;
 pub mod schema;
+pub mod search;
 pub mod seed;
 pub mod services;
 pub mod storage;

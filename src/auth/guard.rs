@@ -17,6 +17,7 @@ enum Need {
     Permission(Perm),
     Either(Perm, Perm),
     AnyTransition,
+    AnySearchable,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +42,11 @@ impl Require {
     /// Some work-order transition; which one the move needs is checked against the order.
     pub fn any_transition() -> Self {
         Self(Need::AnyTransition)
+    }
+
+    /// A permission that sees some kind of record search finds.
+    pub fn any_searchable() -> Self {
+        Self(Need::AnySearchable)
     }
 
     /// A permission from the catalog, held in at least one location.
@@ -71,6 +77,11 @@ impl Guard for Require {
                 .iter()
                 .filter_map(|s| Perm::transition_to(*s))
                 .any(|p| access(ctx).can(p)),
+            Need::AnySearchable => crate::search::Kind::ALL.iter().any(|k| {
+                let rule = crate::services::search::rule(*k);
+                rule.reads.iter().any(|p| access(ctx).can(*p))
+                    || rule.own.is_some_and(|p| access(ctx).can(p))
+            }),
         };
         if allowed {
             Ok(())

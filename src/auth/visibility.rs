@@ -268,40 +268,86 @@ impl Rule {
         if any.is_empty() { nothing() } else { any }
     }
 
-    /// The records the caller sees, for a search engine whose documents carry `location_id` (absent when the
-    /// record has none) and `assigned_to` (user ids).
+    /// The records the caller sees, in terms any search engine can apply: its documents carry their location
+    /// (none when the record has none) and the users they are assigned to.
+    pub fn search_scope(&self, access: &Access) -> SearchScope {
+        let locations = match self.seen(access) {
+            Where::Everywhere => return SearchScope::Everything,
+            Where::At(ls) => ls,
+        };
+        let unlocated = self.unlocated_seen(access);
+        let own = self.own(access).map(|(me, w)| match w {
+            Where::Everywhere => (me, None),
+            Where::At(ls) => (me, Some(ls)),
+        });
+        if locations.is_empty() && !unlocated && own.is_none() {
+            return SearchScope::Nothing;
+        }
+        SearchScope::Only {
+            locations,
+            unlocated,
+            own,
+        }
+    }
+
+    /// The records the caller sees, in Meilisearch's filter syntax over `location_id` (absent when the record
+    /// has none) and `assigned_to` (user ids).
     pub fn search_filter(&self, access: &Access) -> SearchFilter {
+        self.search_scope(access).meilisearch()
+    }
+}
+
+/// What a search engine is told to keep, from [`Rule::search_scope`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchScope {
+    Everything,
+    Nothing,
+    Only {
+        /// Records at these locations.
+        locations: BTreeSet<Uuid>,
+        /// Records with no location.
+        unlocated: bool,
+        /// Records assigned to this user (at these locations only, when given).
+        own: Option<(Uuid, Option<BTreeSet<Uuid>>)>,
+    },
+}
+
+impl SearchScope {
+    /// The scope in Meilisearch's filter syntax. Only ids the server made go into it, never client text.
+    pub fn meilisearch(&self) -> SearchFilter {
         let quoted = |ls: &BTreeSet<Uuid>| {
             ls.iter()
                 .map(|l| format!("\"{l}\""))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let SearchScope::Only {
+            locations,
+            unlocated,
+            own,
+        } = self
+        else {
+            return match self {
+                SearchScope::Everything => SearchFilter::Everything,
+                _ => SearchFilter::Nothing,
+            };
+        };
         let mut any = Vec::new();
-        match self.seen(access) {
-            Where::Everywhere => return SearchFilter::Everything,
-            Where::At(ls) if !ls.is_empty() => {
-                any.push(format!("location_id IN [{}]", quoted(&ls)))
-            }
-            Where::At(_) => {}
+        if !locations.is_empty() {
+            any.push(format!("location_id IN [{}]", quoted(locations)));
         }
-        if self.unlocated_seen(access) {
+        if *unlocated {
             any.push("location_id NOT EXISTS".to_owned());
         }
-        if let Some((me, w)) = self.own(access) {
-            any.push(match w {
-                Where::Everywhere => format!("assigned_to = \"{me}\""),
-                Where::At(ls) => format!(
-                    "(assigned_to = \"{me}\" AND location_id IN [{}])",
-                    quoted(&ls)
-                ),
-            });
+        match own {
+            Some((me, None)) => any.push(format!("assigned_to = \"{me}\"")),
+            Some((me, Some(ls))) => any.push(format!(
+                "(assigned_to = \"{me}\" AND location_id IN [{}])",
+                quoted(ls)
+            )),
+            None => {}
         }
-        if any.is_empty() {
-            SearchFilter::Nothing
-        } else {
-            SearchFilter::Only(any.join(" OR "))
-        }
+        SearchFilter::Only(any.join(" OR "))
     }
 }
 

@@ -36,6 +36,30 @@ impl DbStats {
     }
 }
 
+/// A message to deliver later, written with its transaction: on `topic`, about one record.
+pub fn outbox_row(
+    topic: &str,
+    aggregate_type: &str,
+    aggregate_id: uuid::Uuid,
+    payload: serde_json::Value,
+) -> entity::outbox::ActiveModel {
+    use sea_orm::Set;
+    let now = chrono::Utc::now();
+    entity::outbox::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        topic: Set(topic.to_owned()),
+        aggregate_type: Set(aggregate_type.to_owned()),
+        aggregate_id: Set(aggregate_id),
+        payload: Set(payload),
+        available_at: Set(now),
+        processed_at: Set(None),
+        attempts: Set(0),
+        last_error: Set(None),
+    }
+}
+
 /// Work leased to this replica until released (see [`Db::try_lease`]).
 #[derive(Debug)]
 pub struct Lease(Option<DatabaseTransaction>);

@@ -8,6 +8,7 @@ mod files;
 mod lists;
 mod node;
 mod reference;
+mod search;
 mod subscriptions;
 mod users;
 mod vehicles;
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     users::UserQuery,
     access::AccessQuery,
     reference::ReferenceQuery,
+    search::SearchQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -8,6 +8,7 @@ pub mod loaders;
 pub mod payload;
 pub mod scalars;
 pub mod scope;
+pub mod search;
 pub mod types;
 
 use std::collections::HashMap;

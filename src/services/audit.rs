@@ -72,6 +72,8 @@ pub async fn record<C: ConnectionTrait, T: Serialize>(
     before: Option<&T>,
     after: Option<&T>,
 ) -> AppResult<()> {
+    // Every write to a searchable record is audited here, in its transaction: the search index hears of it too.
+    crate::search::outbox::enqueue(conn, entity_type, entity_id).await?;
     let now = Utc::now();
     audit_log::ActiveModel {
         id: Set(Uuid::now_v7()),

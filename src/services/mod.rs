@@ -8,6 +8,7 @@ pub mod invoices;
 pub mod reads;
 pub mod reference;
 pub mod roles;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod vehicles;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use entity::{auth_sessions, casbin_rule, one_time_tokens, outbox, totp_recovery_codes, users};
+use entity::{auth_sessions, casbin_rule, one_time_tokens, totp_recovery_codes, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -154,27 +154,15 @@ async fn notify<C: ConnectionTrait>(
     let link = m
         .link
         .map(|(path, token, _)| format!("{}/{path}?token={token}", auth.settings.public_url));
-    let now = Utc::now();
-    outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        topic: Set(m.topic.to_owned()),
-        aggregate_type: Set("user".to_owned()),
-        aggregate_id: Set(user.id),
-        payload: Set(json!({
-            "email": m.to,
-            "name": user.name,
-            "link": link,
-            "expiresAt": m.link.map(|(_, _, at)| at),
-        })),
-        available_at: Set(now),
-        processed_at: Set(None),
-        attempts: Set(0),
-        last_error: Set(None),
-    }
-    .insert(conn)
-    .await?;
+    let payload = json!({
+        "email": m.to,
+        "name": user.name,
+        "link": link,
+        "expiresAt": m.link.map(|(_, _, at)| at),
+    });
+    crate::db::outbox_row(m.topic, "user", user.id, payload)
+        .insert(conn)
+        .await?;
     if auth.development {
         tracing::info!(email = %m.to, link = ?link, "{} (development: logged instead of sent)", m.topic);
     }

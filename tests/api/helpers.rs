@@ -89,6 +89,9 @@ fn base_env(database_url: &str) -> HashMap<String, String> {
             "AUTOSHOP_DATA_DIR".into(),
             sqlite_dir().display().to_string(),
         ),
+        // The search relay looks for work once at start and then rarely, so that no statement of its lands in
+        // the statement counts of the N+1 tests; the search tests ask for it often.
+        ("AUTOSHOP_SEARCH_RELAY_MS".into(), "3600000".into()),
     ]);
     // The production suite uses the S3-compatible server CI started (one that checks signatures).
     if let Ok(endpoint) = std::env::var("TEST_S3_ENDPOINT") {
@@ -311,6 +314,8 @@ pub struct TestApp {
     pub db: Db,
     /// The object store the app uses, to look behind its back.
     pub store: Arc<dyn autoshop::storage::ObjectStore>,
+    /// The search index the app uses.
+    pub search: Arc<dyn autoshop::search::SearchIndex>,
     stats: Arc<DbStats>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     /// What the app was started with, so a second replica can start beside it.
@@ -354,13 +359,19 @@ impl TestApp {
         Self::start(env, None).await
     }
 
-    async fn start(env: HashMap<String, String>, database: Option<TestDb>) -> Self {
+    async fn start(mut env: HashMap<String, String>, database: Option<TestDb>) -> Self {
+        // The built-in search index is one process's: each app (a replica beside another too) gets its own.
+        env.insert(
+            "AUTOSHOP_SEARCH_DIR".into(),
+            sqlite_dir().join(unique("search")).display().to_string(),
+        );
         let settings = Settings::from_vars(env.clone()).expect("settings");
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();
         let metrics_addr = app.metrics_addr();
         let db = app.state().db.clone();
         let store = Arc::clone(&app.state().store);
+        let search = Arc::clone(&app.state().search);
         let stats = Arc::clone(&db.stats);
         // Signed in through the service rather than over HTTP, so no test's rate limit pays for it.
         let signed = autoshop::services::sessions::login(
@@ -386,6 +397,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             db,
             store,
+            search,
             stats,
             _shutdown: tx,
             env,

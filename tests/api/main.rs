@@ -14,6 +14,7 @@ mod migrations;
 mod pagination;
 mod platform;
 mod reads;
+mod search;
 mod security;
 mod subscriptions;
 mod vehicles;

@@ -1,0 +1,222 @@
+//! Search through Meilisearch (meilisearch-sdk): one index of every kind of record, its settings declared here
+//! and applied at start, the caller's scope as a filter the server builds, and a rebuild into a fresh index
+//! swapped in when complete.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use meilisearch_sdk::client::{Client, SwapIndexes};
+use meilisearch_sdk::search::Selectors;
+use meilisearch_sdk::settings::Settings;
+use uuid::Uuid;
+
+use super::{Document, Hit, Hits, Kind, Query, SearchIndex};
+use crate::auth::visibility::SearchFilter;
+
+/// How long a search may take before it is reported unavailable.
+const SEARCH_TIMEOUT: Duration = Duration::from_millis(800);
+/// How long a write waits for the engine to apply it.
+const TASK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A document as stored: the record's fields, keyed by kind and id (`uid`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Stored {
+    uid: String,
+    kind: Kind,
+    id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location_id: Option<Uuid>,
+    assigned_to: Vec<Uuid>,
+    title: String,
+    words: String,
+    keys: Vec<String>,
+}
+
+fn uid(kind: Kind, id: Uuid) -> String {
+    format!("{}-{id}", kind.as_str())
+}
+
+impl From<Document> for Stored {
+    fn from(d: Document) -> Self {
+        Stored {
+            uid: uid(d.kind, d.id),
+            kind: d.kind,
+            id: d.id,
+            location_id: d.location_id,
+            assigned_to: d.assigned_to,
+            title: d.title,
+            words: d.words,
+            keys: d.keys,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Meilisearch {
+    client: Client,
+    index: String,
+}
+
+/// What the index needs to answer the shop's searches, applied at every start.
+fn settings() -> Settings {
+    Settings::new()
+        .with_searchable_attributes(["keys", "title", "words"])
+        .with_filterable_attributes(["kind", "location_id", "assigned_to"])
+}
+
+impl Meilisearch {
+    /// Connects and applies the index settings, waiting for the engine to finish.
+    pub async fn connect(url: &str, key: Option<&str>, index: &str) -> anyhow::Result<Self> {
+        let client = Client::new(url, key).context("the Meilisearch client")?;
+        let me = Self {
+            client,
+            index: index.to_owned(),
+        };
+        me.prepare(index).await?;
+        Ok(me)
+    }
+
+    async fn prepare(&self, index: &str) -> anyhow::Result<()> {
+        self.client
+            .create_index(index, Some("uid"))
+            .await?
+            .wait_for_completion(&self.client, None, Some(TASK_TIMEOUT))
+            .await?;
+        self.client
+            .index(index)
+            .set_settings(&settings())
+            .await?
+            .wait_for_completion(&self.client, None, Some(TASK_TIMEOUT))
+            .await
+            .with_context(|| format!("applying the settings of the index `{index}`"))?;
+        Ok(())
+    }
+
+    async fn wait(&self, task: meilisearch_sdk::task_info::TaskInfo) -> anyhow::Result<()> {
+        let done = task
+            .wait_for_completion(&self.client, None, Some(TASK_TIMEOUT))
+            .await?;
+        anyhow::ensure!(!done.is_failure(), "Meilisearch failed a task: {done:?}");
+        Ok(())
+    }
+}
+
+/// The filter for one kind within the caller's scope, or none when they see nothing of it.
+fn kind_filter(kind: Kind, filter: SearchFilter) -> Option<String> {
+    let k = format!("kind = \"{}\"", kind.as_str());
+    match filter {
+        SearchFilter::Everything => Some(k),
+        SearchFilter::Nothing => None,
+        SearchFilter::Only(f) => Some(format!("({k} AND ({f}))")),
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchIndex for Meilisearch {
+    async fn upsert(&self, docs: Vec<Document>) -> anyhow::Result<()> {
+        let docs: Vec<Stored> = docs.into_iter().map(Stored::from).collect();
+        let task = self
+            .client
+            .index(&self.index)
+            .add_or_replace(&docs, Some("uid"))
+            .await?;
+        self.wait(task).await
+    }
+
+    async fn remove(&self, ids: Vec<(Kind, Uuid)>) -> anyhow::Result<()> {
+        let uids: Vec<String> = ids.into_iter().map(|(k, id)| uid(k, id)).collect();
+        let task = self
+            .client
+            .index(&self.index)
+            .delete_documents(&uids)
+            .await?;
+        self.wait(task).await
+    }
+
+    async fn search(&self, q: &Query) -> anyhow::Result<Hits> {
+        let filters: Vec<String> = q
+            .scopes
+            .iter()
+            .filter_map(|(k, s)| kind_filter(*k, s.meilisearch()))
+            .collect();
+        let mut counts: BTreeMap<Kind, u64> = q.scopes.keys().map(|k| (*k, 0)).collect();
+        if filters.is_empty() {
+            return Ok(Hits {
+                hits: Vec::new(),
+                counts,
+            });
+        }
+        let filter = filters.join(" OR ");
+        let index = self.client.index(&self.index);
+        let mut search = index.search();
+        search
+            .with_query(&q.text)
+            .with_filter(&filter)
+            .with_offset(q.offset)
+            .with_limit(q.limit)
+            .with_facets(Selectors::Some(&["kind"]));
+        let found = tokio::time::timeout(SEARCH_TIMEOUT, search.execute::<Stored>())
+            .await
+            .context("Meilisearch did not answer in time")??;
+        let facets: HashMap<String, usize> = found
+            .facet_distribution
+            .and_then(|mut f| f.remove("kind"))
+            .unwrap_or_default();
+        for (k, n) in facets {
+            if let Some(kind) = Kind::parse(&k) {
+                counts.insert(kind, n as u64);
+            }
+        }
+        let hits = found
+            .hits
+            .into_iter()
+            .map(|h| Hit {
+                kind: h.result.kind,
+                id: h.result.id,
+                title: h.result.title,
+            })
+            .collect();
+        Ok(Hits { hits, counts })
+    }
+
+    async fn count(&self) -> anyhow::Result<u64> {
+        let stats = self.client.index(&self.index).get_stats().await?;
+        Ok(stats.number_of_documents as u64)
+    }
+
+    async fn rebuild(
+        &self,
+        docs: Box<dyn Iterator<Item = Document> + Send>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> anyhow::Result<()> {
+        let next = format!("{}_next", self.index);
+        let _ = self.client.delete_index(&next).await;
+        self.prepare(&next).await?;
+        let index = self.client.index(&next);
+        let mut batch = Vec::with_capacity(1000);
+        let mut n = 0u64;
+        for d in docs {
+            batch.push(Stored::from(d));
+            if batch.len() == 1000 {
+                n += batch.len() as u64;
+                self.wait(index.add_or_replace(&batch, Some("uid")).await?)
+                    .await?;
+                batch.clear();
+                progress(n);
+            }
+        }
+        if !batch.is_empty() {
+            n += batch.len() as u64;
+            self.wait(index.add_or_replace(&batch, Some("uid")).await?)
+                .await?;
+        }
+        progress(n);
+        let swap = SwapIndexes {
+            indexes: (self.index.clone(), next.clone()),
+            rename: None,
+        };
+        self.wait(self.client.swap_indexes([&swap]).await?).await?;
+        self.wait(self.client.delete_index(&next).await?).await
+    }
+}
