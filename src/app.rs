@@ -101,16 +101,7 @@ impl App {
         let store = crate::storage::open(&settings).await?;
         crate::services::files::sweep_every(db.clone(), Arc::clone(&store), &settings.storage);
         let search = crate::search::open(&settings.search).await?;
-        {
-            let (db, search, every) =
-                (db.clone(), Arc::clone(&search), settings.search.relay_every);
-            tokio::spawn(async move {
-                if let Err(e) = crate::search::outbox::fill_if_empty(&db, search.as_ref()).await {
-                    tracing::warn!(error = ?e, "building the search index failed; `autoshop reindex` builds it");
-                }
-                crate::search::outbox::relay(db, search, every);
-            });
-        }
+        crate::search::outbox::relay(db.clone(), Arc::clone(&search), settings.search.relay_every);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -578,14 +569,27 @@ async fn graphiql() -> Html<String> {
 }
 
 /// Ready when the database answers within a second: a load balancer's probe must not hang on an outage.
-async fn readyz(State(s): State<Arc<HttpState>>) -> impl IntoResponse {
+/// Ready when the database answers; the detail says how far the search index is behind (a search backlog
+/// does not make a replica unready: everything but search works, and search answers what is indexed).
+async fn readyz(State(s): State<Arc<HttpState>>) -> Response {
     let answered = tokio::time::timeout(Duration::from_secs(1), s.app.db.ping()).await;
-    if answered == Ok(true) {
-        (StatusCode::OK, "ready")
-    } else {
+    if answered != Ok(true) {
         s.app.db.suspect();
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response();
     }
+    let backlog = tokio::time::timeout(
+        Duration::from_secs(1),
+        crate::search::outbox::backlog(&s.app.db),
+    )
+    .await;
+    let detail = match backlog {
+        Ok(Ok(b)) => format!(
+            "ready\nsearch backlog: {} change(s), oldest {:.1} s\n",
+            b.rows, b.oldest_secs
+        ),
+        _ => "ready\nsearch backlog: unknown\n".to_owned(),
+    };
+    (StatusCode::OK, detail).into_response()
 }
 
 async fn metrics(State(db): State<Db>) -> Response {

@@ -56,6 +56,9 @@ impl From<Document> for Stored {
 pub struct Meilisearch {
     client: Client,
     index: String,
+    /// Whether the index exists with its settings: applied on first use, and tried again while the engine is
+    /// down, so the server starts (and takes writes, which wait in the outbox) without it.
+    prepared: tokio::sync::OnceCell<()>,
 }
 
 /// What the index needs to answer the shop's searches, applied at every start.
@@ -66,15 +69,22 @@ fn settings() -> Settings {
 }
 
 impl Meilisearch {
-    /// Connects and applies the index settings, waiting for the engine to finish.
-    pub async fn connect(url: &str, key: Option<&str>, index: &str) -> anyhow::Result<Self> {
+    /// The engine at `url`; the index and its settings are applied on first use (see `ready`).
+    pub fn connect(url: &str, key: Option<&str>, index: &str) -> anyhow::Result<Self> {
         let client = Client::new(url, key).context("the Meilisearch client")?;
-        let me = Self {
+        Ok(Self {
             client,
             index: index.to_owned(),
-        };
-        me.prepare(index).await?;
-        Ok(me)
+            prepared: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Makes sure the index exists with its settings, waiting for the engine to apply them.
+    async fn ready(&self) -> anyhow::Result<()> {
+        self.prepared
+            .get_or_try_init(|| self.prepare(&self.index))
+            .await?;
+        Ok(())
     }
 
     async fn prepare(&self, index: &str) -> anyhow::Result<()> {
@@ -115,6 +125,7 @@ fn kind_filter(kind: Kind, filter: SearchFilter) -> Option<String> {
 #[async_trait::async_trait]
 impl SearchIndex for Meilisearch {
     async fn upsert(&self, docs: Vec<Document>) -> anyhow::Result<()> {
+        self.ready().await?;
         let docs: Vec<Stored> = docs.into_iter().map(Stored::from).collect();
         let task = self
             .client
@@ -125,6 +136,7 @@ impl SearchIndex for Meilisearch {
     }
 
     async fn remove(&self, ids: Vec<(Kind, Uuid)>) -> anyhow::Result<()> {
+        self.ready().await?;
         let uids: Vec<String> = ids.into_iter().map(|(k, id)| uid(k, id)).collect();
         let task = self
             .client
@@ -147,6 +159,9 @@ impl SearchIndex for Meilisearch {
                 counts,
             });
         }
+        tokio::time::timeout(SEARCH_TIMEOUT, self.ready())
+            .await
+            .context("Meilisearch did not answer in time")??;
         let filter = filters.join(" OR ");
         let index = self.client.index(&self.index);
         let mut search = index.search();
@@ -181,6 +196,7 @@ impl SearchIndex for Meilisearch {
     }
 
     async fn count(&self) -> anyhow::Result<u64> {
+        self.ready().await?;
         let stats = self.client.index(&self.index).get_stats().await?;
         Ok(stats.number_of_documents as u64)
     }

@@ -132,7 +132,6 @@ pub async fn open(
         Some(url) => {
             let key = s.meili_key.as_ref().map(|k| k.expose().clone());
             let m = meili::Meilisearch::connect(url, key.as_deref(), &s.index)
-                .await
                 .map_err(|e| anyhow::anyhow!("Meilisearch at {url} is not usable: {e:#}"))?;
             Ok(std::sync::Arc::new(m))
         }

@@ -65,8 +65,17 @@ pub async fn backlog(db: &Db) -> AppResult<Backlog> {
 pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
     tokio::spawn(async move {
         let mut failures = 0u32;
+        let mut filled = false;
         loop {
-            match relay_once(&db, index.as_ref()).await {
+            // An index found empty (a first start, a new engine) is built before changes are sent to it.
+            let round = async {
+                if !filled {
+                    fill_if_empty(&db, index.as_ref()).await?;
+                    filled = true;
+                }
+                relay_once(&db, index.as_ref()).await
+            };
+            match round.await {
                 Ok(0) => {
                     failures = 0;
                     tokio::time::sleep(every).await;

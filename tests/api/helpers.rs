@@ -365,6 +365,14 @@ impl TestApp {
             "AUTOSHOP_SEARCH_DIR".into(),
             sqlite_dir().join(unique("search")).display().to_string(),
         );
+        // With a Meilisearch to test against, the same suite runs on it, each app on an index of its own.
+        if let Ok(url) = std::env::var("TEST_MEILI_URL") {
+            env.entry("MEILI_URL".into()).or_insert(url);
+            if let Ok(key) = std::env::var("TEST_MEILI_MASTER_KEY") {
+                env.insert("MEILI_MASTER_KEY".into(), key);
+            }
+            env.insert("AUTOSHOP_SEARCH_INDEX".into(), unique("autoshop_test"));
+        }
         let settings = Settings::from_vars(env.clone()).expect("settings");
         let app = App::build(settings).await.expect("app builds");
         let addr = app.local_addr();

@@ -36,7 +36,7 @@ async fn found(app: &TestApp, token: Option<&str>, q: &str) -> Vec<Value> {
 
 /// Waits until the index has caught up with every write so far.
 async fn caught_up(app: &TestApp) {
-    for _ in 0..200 {
+    for _ in 0..500 {
         let b = autoshop::search::outbox::backlog(&app.db)
             .await
             .expect("backlog");
@@ -310,4 +310,82 @@ async fn a_hit_the_database_does_not_confirm_is_dropped() {
     };
     app.search.upsert(vec![ghost]).await.expect("upsert");
     assert_eq!(found(&app, None, "gustav ghost").await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn readiness_says_how_far_the_search_index_is_behind() {
+    // The harness's relay looks for changes rarely: what is written now waits.
+    let app = TestApp::spawn().await;
+    customer(&app, "Waiting Walter", "555 111 2222", None).await;
+    let body = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .text()
+        .await
+        .expect("text");
+    let waiting = autoshop::search::outbox::backlog(&app.db)
+        .await
+        .expect("backlog");
+    assert!(waiting.rows >= 1);
+    assert!(
+        body.starts_with("ready\nsearch backlog: ") && body.contains(" change(s), oldest "),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn with_meilisearch_down_search_says_so_within_a_second_writes_succeed_and_the_index_catches_up()
+ {
+    let Ok(meili) = std::env::var("TEST_MEILI_URL") else {
+        // The built-in engine runs in the process: it has no outage to test. CI has no Meilisearch.
+        return;
+    };
+    let proxy =
+        crate::helpers::Proxy::start(meili.trim_start_matches("http://").trim_end_matches('/'))
+            .await;
+    let through = crate::helpers::via(&meili, proxy.addr);
+    let app =
+        TestApp::spawn_with(&[("AUTOSHOP_SEARCH_RELAY_MS", "20"), ("MEILI_URL", &through)]).await;
+    let before = customer(&app, "Olaf Outage", "555 999 0000", None).await;
+    caught_up(&app).await;
+    assert_eq!(found(&app, None, "olaf outage").await, vec![before]);
+
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let body = app.gql(SEARCH, json!({ "q": "olaf" })).await;
+    assert_eq!(
+        crate::helpers::error_code(&body),
+        "search_unavailable",
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    let during = customer(&app, "Olga Outage", "555 999 0001", None).await;
+    assert!(
+        during.is_string(),
+        "writes succeed while the engine is down"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        autoshop::search::outbox::backlog(&app.db)
+            .await
+            .expect("backlog")
+            .rows
+            >= 1
+    );
+
+    proxy.restore();
+    caught_up(&app).await;
+    assert_eq!(
+        found(&app, None, "olga outage").await.first(),
+        Some(&during)
+    );
+    let rows = app.count("customers").await;
+    assert_eq!(app.search.count().await.expect("count") as i64, rows);
 }
