@@ -66,6 +66,7 @@ pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
     tokio::spawn(async move {
         let mut failures = 0u32;
         let mut filled = false;
+        let mut pruned = std::time::Instant::now();
         loop {
             // An index found empty (a first start, a new engine) is built before changes are sent to it.
             let round = async {
@@ -78,6 +79,12 @@ pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
             match round.await {
                 Ok(0) => {
                     failures = 0;
+                    if pruned.elapsed() > PRUNE_EVERY {
+                        pruned = std::time::Instant::now();
+                        if let Err(e) = prune(&db).await {
+                            tracing::warn!(error = ?e, "pruning sent search changes failed");
+                        }
+                    }
                     tokio::time::sleep(every).await;
                 }
                 Ok(_) => failures = 0,
@@ -95,6 +102,20 @@ pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
             }
         }
     });
+}
+
+/// How often rows already sent are pruned, and how long they are kept (to see what was sent, and to send again
+/// what a rebuild may have missed).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const KEEP_SENT: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+async fn prune(db: &Db) -> AppResult<()> {
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::Topic.eq(TOPIC))
+        .filter(outbox::Column::ProcessedAt.lt(Utc::now() - KEEP_SENT))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
 }
 
 /// Sends one batch; returns how many rows it took (0: nothing waited).

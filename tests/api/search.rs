@@ -388,3 +388,27 @@ async fn meilisearch_down_search_says_so_within_a_second_writes_succeed_and_the_
     let rows = app.count("customers").await;
     assert_eq!(app.search.count().await.expect("count") as i64, rows);
 }
+
+#[tokio::test]
+async fn hits_resolve_through_the_loaders_at_a_cost_that_does_not_grow_with_their_number() {
+    // The relay stays idle (it would add its own statements to the count): the index is rebuilt instead.
+    let app = TestApp::spawn().await;
+    let q = "query($q: String!) { search(query: $q, types: [CUSTOMER], first: 20) { edges { node { record { ... on Customer { id name vehicles { id } } } } } } }";
+    let mut costs = Vec::new();
+    for n in [2, 8] {
+        while app.count("customers").await < n {
+            customer(&app, "Nplus Tester", "555 222 3333", None).await;
+        }
+        autoshop::search::outbox::reindex(&app.db, app.search.as_ref(), &|_, _| {})
+            .await
+            .expect("reindex");
+        let before = app.statements();
+        let d = app.ok(q, json!({ "q": "nplus tester" })).await;
+        costs.push(app.statements() - before);
+        assert_eq!(
+            d["search"]["edges"].as_array().map(Vec::len),
+            Some(n as usize)
+        );
+    }
+    assert_eq!(costs[0], costs[1], "statements for 2 and 8 hits: {costs:?}");
+}
