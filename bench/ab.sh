@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 SCALE=${SCALE:-10}
 DURATION=${DURATION:-10}
 REPEAT=${REPEAT:-3}
+# The requests to run, and where to write the table.
+OPS=${OPS:-board customer_card lookup typename edit}
+REPORT=${REPORT:-bench/AB.md}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 OUT=bench/out/ab
 mkdir -p "$OUT"
@@ -107,7 +110,7 @@ done
 RUNS="$OUT/runs.tsv"
 : >"$RUNS"
 for rep in $(seq 1 "$REPEAT"); do
-  for op in board customer_card lookup typename edit; do
+  for op in $OPS; do
     for side in before after; do
       export TOKEN; TOKEN=$(cat "$OUT/$side.token")
       url="http://127.0.0.1:$(port "$side")/graphql"
@@ -159,5 +162,5 @@ print()
 print("Edits that landed (from the versions in the database) of those sent, per run: "
       + ", ".join(f"{l}/{n}" for n, l in edits) + ".")
 PY
-} >bench/AB.md
-cat bench/AB.md
+} >"$REPORT"
+cat "$REPORT"
