@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use meilisearch_sdk::client::{Client, SwapIndexes};
 use meilisearch_sdk::search::Selectors;
-use meilisearch_sdk::settings::Settings;
+use meilisearch_sdk::settings::{MinWordSizeForTypos, Settings, TypoToleranceSettings};
 use uuid::Uuid;
 
 use super::{Document, Hit, Hits, Kind, Query, SearchIndex};
@@ -63,9 +63,23 @@ pub struct Meilisearch {
 
 /// What the index needs to answer the shop's searches, applied at every start.
 fn settings() -> Settings {
+    // The same tolerance as the built-in engine (`normalize::typos`): one typo from four letters, two from
+    // eight; none in shop keys, which match exactly.
+    let typos = TypoToleranceSettings {
+        enabled: Some(true),
+        disable_on_attributes: Some(vec!["keys".to_owned()]),
+        disable_on_words: None,
+        min_word_size_for_typos: Some(MinWordSizeForTypos {
+            one_typo: Some(4),
+            two_typos: Some(8),
+        }),
+        disable_on_numbers: Some(true),
+    };
     Settings::new()
         .with_searchable_attributes(["keys", "title", "words"])
         .with_filterable_attributes(["kind", "location_id", "assigned_to"])
+        .with_sortable_attributes(Vec::<String>::new())
+        .with_typo_tolerance(typos)
 }
 
 impl Meilisearch {
