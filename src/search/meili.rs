@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use meilisearch_sdk::client::{Client, SwapIndexes};
-use meilisearch_sdk::search::Selectors;
+use meilisearch_sdk::search::{FederationOptions, MatchingStrategies, MergeFacets};
 use meilisearch_sdk::settings::{MinWordSizeForTypos, Settings, TypoToleranceSettings};
 use uuid::Uuid;
 
-use super::{Document, Hit, Hits, Kind, Query, SearchIndex};
+use super::{Document, Hit, Hits, Kind, Query, SearchIndex, normalize};
 use crate::auth::visibility::SearchFilter;
 
 /// How long a search may take before it is reported unavailable.
@@ -64,10 +64,10 @@ pub struct Meilisearch {
 /// What the index needs to answer the shop's searches, applied at every start.
 fn settings() -> Settings {
     // The same tolerance as the built-in engine (`normalize::typos`): one typo from four letters, two from
-    // eight; none in shop keys, which match exactly.
+    // eight. Shop keys are not searched as words but compared exactly, as a filter.
     let typos = TypoToleranceSettings {
         enabled: Some(true),
-        disable_on_attributes: Some(vec!["keys".to_owned()]),
+        disable_on_attributes: None,
         disable_on_words: None,
         min_word_size_for_typos: Some(MinWordSizeForTypos {
             one_typo: Some(4),
@@ -76,8 +76,8 @@ fn settings() -> Settings {
         disable_on_numbers: Some(true),
     };
     Settings::new()
-        .with_searchable_attributes(["keys", "title", "words"])
-        .with_filterable_attributes(["kind", "location_id", "assigned_to"])
+        .with_searchable_attributes(["title", "words"])
+        .with_filterable_attributes(["kind", "location_id", "assigned_to", "keys"])
         .with_sortable_attributes(Vec::<String>::new())
         .with_typo_tolerance(typos)
 }
@@ -178,14 +178,42 @@ impl SearchIndex for Meilisearch {
             .context("Meilisearch did not answer in time")??;
         let filter = filters.join(" OR ");
         let index = self.client.index(&self.index);
-        let mut search = index.search();
-        search
-            .with_query(&q.text)
-            .with_filter(&filter)
-            .with_offset(q.offset)
-            .with_limit(q.limit)
-            .with_facets(Selectors::Some(&["kind"]));
-        let found = tokio::time::timeout(SEARCH_TIMEOUT, search.execute::<Stored>())
+        // Two queries merged by the engine: the words (every one must match, typos allowed) in names and titles,
+        // and the shop keys the text could mean (exactly) in the keys.
+        let mut multi = self.client.multi_search();
+        if !normalize::words(&q.text).is_empty() {
+            let mut words = index.search();
+            words
+                .with_query(&q.text)
+                .with_filter(&filter)
+                .with_attributes_to_search_on(&["title", "words"])
+                .with_matching_strategy(MatchingStrategies::ALL);
+            multi.with_search_query(words);
+        }
+        // The shop keys match exactly, so they are compared as values, not words (Meilisearch's tokenizer splits
+        // letters from digits and matches prefixes): the keys the text could mean, normalised to letters and
+        // digits (nothing that could be filter syntax), each quoted.
+        let keys: Vec<String> = normalize::query_keys(&q.text)
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect();
+        let by_key = format!("({filter}) AND keys IN [{}]", keys.join(", "));
+        if !keys.is_empty() {
+            let mut exact = index.search();
+            exact.with_query("").with_filter(&by_key);
+            multi.with_search_query(exact);
+        }
+        let federated = multi.with_federation(FederationOptions {
+            offset: Some(q.offset),
+            limit: Some(q.limit),
+            facets_by_index: Some(HashMap::from([(
+                self.index.clone(),
+                vec!["kind".to_owned()],
+            )])),
+            merge_facets: Some(MergeFacets::default()),
+            show_performance_details: None,
+        });
+        let found = tokio::time::timeout(SEARCH_TIMEOUT, federated.execute::<Stored>())
             .await
             .context("Meilisearch did not answer in time")??;
         let facets: HashMap<String, usize> = found
@@ -220,8 +248,9 @@ impl SearchIndex for Meilisearch {
         docs: Box<dyn Iterator<Item = Document> + Send>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> anyhow::Result<()> {
-        let next = format!("{}_next", self.index);
-        let _ = self.client.delete_index(&next).await;
+        // A name of its own: two rebuilds at once (a replica's first start beside `autoshop reindex`) do not
+        // write into each other's index; the last to finish is swapped in last, and both are complete.
+        let next = format!("{}_next_{}", self.index, Uuid::now_v7().simple());
         self.prepare(&next).await?;
         let index = self.client.index(&next);
         let mut batch = Vec::with_capacity(1000);

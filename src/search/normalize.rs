@@ -84,37 +84,32 @@ pub fn plate_key(raw: &str) -> String {
     format!("P{}", plate(raw))
 }
 
-/// Every key a piece of typed text could mean: the text as a plate, VIN tail, number or phone, taken whole (a
-/// plate typed with spaces) and word by word.
+/// Every key the typed text could mean, taken whole (a plate typed with spaces is one key): a plate, a VIN's
+/// tail, an order or invoice number, a phone number.
 pub fn query_keys(text: &str) -> Vec<String> {
     let mut keys = Vec::new();
-    let mut add = |part: &str| {
-        let p = plate(part);
-        if p.is_empty() {
-            return;
-        }
+    let p = plate(text);
+    if !p.is_empty() {
         keys.push(format!("P{p}"));
         keys.push(format!("V{p}"));
         keys.push(format!("N{p}"));
-        let d = digits(part);
-        if !d.is_empty() {
-            keys.push(format!("N{}", d.trim_start_matches('0')));
-            let letters: String = p.chars().filter(|c| !c.is_ascii_digit()).collect();
-            keys.push(format!("N{letters}{}", d.trim_start_matches('0')));
-        }
-        if d.len() >= 7 && d.len() * 2 >= p.len() {
-            keys.push(format!("T{d}"));
-            for n in [10, 7] {
-                if d.len() > n {
-                    keys.push(format!("T{}", &d[d.len() - n..]));
-                }
+    }
+    let d = digits(text);
+    if !d.is_empty() {
+        let trimmed = d.trim_start_matches('0');
+        let letters: String = p.chars().filter(|c| !c.is_ascii_digit()).collect();
+        keys.push(format!("N{trimmed}"));
+        keys.push(format!("N{letters}{trimmed}"));
+    }
+    if d.len() >= 7 && d.len() * 2 >= p.len() {
+        keys.push(format!("T{d}"));
+        for n in [10, 7] {
+            if d.len() > n {
+                keys.push(format!("T{}", &d[d.len() - n..]));
             }
         }
-    };
-    add(text);
-    for w in text.split_whitespace() {
-        add(w);
     }
+    keys.retain(|k| k.len() > 1);
     keys.sort();
     keys.dedup();
     keys
