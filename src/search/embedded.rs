@@ -295,8 +295,10 @@ impl SearchIndex for Tantivy {
 
     async fn search(&self, q: &super::Query) -> anyhow::Result<Hits> {
         let q = q.clone();
-        self.with(move |g, f| {
-            let searcher = g.reader.searcher();
+        // The lock only hands out a searcher (a snapshot): searches run beside each other and beside writes.
+        let searcher = self.with(|g, _| Ok(g.reader.searcher())).await?;
+        let f = self.fields;
+        tokio::task::spawn_blocking(move || {
             let mut counts = std::collections::BTreeMap::new();
             let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (kind, scope) in &q.scopes {
@@ -332,7 +334,7 @@ impl SearchIndex for Tantivy {
             }
             Ok(Hits { hits, counts })
         })
-        .await
+        .await?
     }
 
     async fn count(&self) -> anyhow::Result<u64> {
