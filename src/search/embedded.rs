@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
+use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery, TermSetQuery,
 };
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use uuid::Uuid;
 
@@ -27,6 +28,8 @@ const NOWHERE: &str = "-";
 struct Fields {
     uid: Field,
     kind: Field,
+    /// The kind as a number (its place in `Kind::ALL`), for counting hits per kind in the same pass.
+    kind_code: Field,
     id: Field,
     location: Field,
     assigned: Field,
@@ -40,6 +43,7 @@ fn schema() -> (Schema, Fields) {
     let f = Fields {
         uid: b.add_text_field("uid", STRING),
         kind: b.add_text_field("kind", STRING | STORED),
+        kind_code: b.add_u64_field("kind_code", FAST),
         id: b.add_text_field("id", STRING | STORED),
         location: b.add_text_field("location", STRING),
         assigned: b.add_text_field("assigned", STRING),
@@ -103,8 +107,14 @@ impl Tantivy {
     /// The index under `root`, made there on first use.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        if current_name(root).is_none() {
-            std::fs::write(root.join("CURRENT"), "gen-1")?;
+        let current = current_name(root);
+        let stale = current.as_ref().is_some_and(|name| {
+            Index::open_in_dir(root.join(name)).is_ok_and(|i| i.schema() != schema().0)
+        });
+        if current.is_none() || stale {
+            // A first start, or an index of an older layout: a fresh generation, which the relay fills.
+            let name = format!("gen-{}", Uuid::now_v7().simple());
+            std::fs::write(root.join("CURRENT"), name)?;
         }
         Ok(Self {
             root: root.to_owned(),
@@ -141,6 +151,66 @@ impl Tantivy {
     }
 }
 
+fn code(kind: Kind) -> u64 {
+    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u64
+}
+
+/// Counts the documents found of each kind, in the pass that ranks them.
+struct KindCounts;
+
+struct SegmentKindCounts {
+    kinds: tantivy::columnar::Column<u64>,
+    counts: [u64; 4],
+}
+
+impl Collector for KindCounts {
+    type Fruit = [u64; 4];
+    type Child = SegmentKindCounts;
+
+    fn for_segment(
+        &self,
+        _: tantivy::SegmentOrdinal,
+        segment: &tantivy::SegmentReader,
+    ) -> tantivy::Result<SegmentKindCounts> {
+        Ok(SegmentKindCounts {
+            kinds: segment.fast_fields().u64("kind_code")?,
+            counts: [0; 4],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<[u64; 4]>) -> tantivy::Result<[u64; 4]> {
+        let mut all = [0; 4];
+        for f in fruits {
+            for (a, n) in all.iter_mut().zip(f) {
+                *a += n;
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentKindCounts {
+    type Fruit = [u64; 4];
+
+    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
+        if let Some(slot) = self
+            .kinds
+            .first(doc)
+            .and_then(|k| self.counts.get_mut(k as usize))
+        {
+            *slot += 1;
+        }
+    }
+
+    fn harvest(self) -> [u64; 4] {
+        self.counts
+    }
+}
+
 fn uid(kind: Kind, id: Uuid) -> String {
     format!("{}:{id}", kind.as_str())
 }
@@ -149,6 +219,7 @@ fn to_doc(f: Fields, d: &Document) -> TantivyDocument {
     let mut t = TantivyDocument::default();
     t.add_text(f.uid, uid(d.kind, d.id));
     t.add_text(f.kind, d.kind.as_str());
+    t.add_u64(f.kind_code, code(d.kind));
     t.add_text(f.id, d.id.to_string());
     t.add_text(
         f.location,
@@ -299,22 +370,28 @@ impl SearchIndex for Tantivy {
         let searcher = self.with(|g, _| Ok(g.reader.searcher())).await?;
         let f = self.fields;
         tokio::task::spawn_blocking(move || {
-            let mut counts = std::collections::BTreeMap::new();
             let mut all: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for (kind, scope) in &q.scopes {
-                let Some(query) = within(f, &q.text, *kind, scope) else {
-                    counts.insert(*kind, 0);
-                    continue;
-                };
-                counts.insert(*kind, searcher.search(&query, &Count)? as u64);
-                all.push((Occur::Should, query));
+                if let Some(query) = within(f, &q.text, *kind, scope) {
+                    all.push((Occur::Should, query));
+                }
             }
+            let mut counts: std::collections::BTreeMap<Kind, u64> =
+                q.scopes.keys().map(|k| (*k, 0)).collect();
             let mut hits = Vec::new();
-            if !all.is_empty() && q.limit > 0 {
-                let top = TopDocs::with_limit(q.limit)
+            if !all.is_empty() {
+                // One pass ranks the page and counts every kind.
+                let top = TopDocs::with_limit(q.limit.max(1))
                     .and_offset(q.offset)
                     .order_by_score();
-                for (_, addr) in searcher.search(&BooleanQuery::new(all), &top)? {
+                let (page, per_kind) =
+                    searcher.search(&BooleanQuery::new(all), &(top, KindCounts))?;
+                for (kind, n) in Kind::ALL.iter().zip(per_kind) {
+                    if let Some(c) = counts.get_mut(kind) {
+                        *c = n;
+                    }
+                }
+                for (_, addr) in page.into_iter().take(q.limit) {
                     let d: TantivyDocument = searcher.doc(addr)?;
                     let text = |field| {
                         d.get_first(field)
