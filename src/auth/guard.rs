@@ -77,11 +77,9 @@ impl Guard for Require {
                 .iter()
                 .filter_map(|s| Perm::transition_to(*s))
                 .any(|p| access(ctx).can(p)),
-            Need::AnySearchable => crate::search::Kind::ALL.iter().any(|k| {
-                let rule = crate::services::search::rule(*k);
-                rule.reads.iter().any(|p| access(ctx).can(*p))
-                    || rule.own.is_some_and(|p| access(ctx).can(p))
-            }),
+            Need::AnySearchable => super::visibility::SEARCHABLE
+                .iter()
+                .any(|r| r.sees_some(access(ctx))),
         };
         if allowed {
             Ok(())

@@ -102,6 +102,16 @@ pub const fn file_of(parent: Rule) -> Rule {
     }
 }
 
+/// The rules of the kinds of record search finds.
+pub const SEARCHABLE: [Rule; 4] = [CUSTOMER, VEHICLE, WORK_ORDER, INVOICE];
+
+impl Rule {
+    /// Whether the caller sees records of this kind anywhere (all of them, or their own).
+    pub fn sees_some(&self, access: &Access) -> bool {
+        self.reads.iter().all(|p| access.can(*p)) || self.own.is_some_and(|p| access.can(p))
+    }
+}
+
 /// The kinds of record files attach to, as stored in `files.parent_type`, with the rule that sees them.
 pub const FILE_PARENTS: [(&str, Rule); 4] = [
     ("customer", CUSTOMER),

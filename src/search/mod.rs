@@ -44,6 +44,17 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// Who may see records of this kind.
+    pub fn rule(self) -> crate::auth::visibility::Rule {
+        use crate::auth::visibility as v;
+        match self {
+            Kind::Customer => v::CUSTOMER,
+            Kind::Vehicle => v::VEHICLE,
+            Kind::WorkOrder => v::WORK_ORDER,
+            Kind::Invoice => v::INVOICE,
+        }
+    }
 }
 
 /// A record as the engine sees it.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::auth::policy::Access;
-use crate::auth::visibility::{self, Rule, SearchScope};
+use crate::auth::visibility::SearchScope;
 use crate::error::{AppError, AppResult};
 use crate::search::{Hits, Kind, Query, SearchIndex};
 
@@ -13,15 +13,6 @@ const PATIENCE: Duration = Duration::from_secs(1);
 
 /// Longest text searched for.
 const MAX_TEXT: usize = 200;
-
-pub fn rule(kind: Kind) -> Rule {
-    match kind {
-        Kind::Customer => visibility::CUSTOMER,
-        Kind::Vehicle => visibility::VEHICLE,
-        Kind::WorkOrder => visibility::WORK_ORDER,
-        Kind::Invoice => visibility::INVOICE,
-    }
-}
 
 /// What was asked: the text, the kinds (all when none), and the window of hits.
 #[derive(Debug, Clone)]
@@ -48,7 +39,7 @@ pub async fn search(index: &dyn SearchIndex, access: &Access, asked: Asked) -> A
     };
     let scopes = kinds
         .into_iter()
-        .map(|k| (k, rule(k).search_scope(access)))
+        .map(|k| (k, k.rule().search_scope(access)))
         .collect::<std::collections::BTreeMap<_, _>>();
     let nothing = text.is_empty() || scopes.values().all(|s| *s == SearchScope::Nothing);
     if nothing {
