@@ -95,7 +95,13 @@ pub fn query_keys(text: &str) -> Vec<String> {
         keys.push(format!("N{p}"));
     }
     let d = digits(text);
-    if !d.is_empty() {
+    // Only what looks like a number (digits, perhaps after a prefix of letters) is taken as one: the digits of
+    // a VIN tail such as `K4RHFS` are not order 4.
+    let number_like = !d.is_empty()
+        && p.trim_start_matches(|c: char| c.is_alphabetic())
+            .chars()
+            .all(|c| c.is_ascii_digit());
+    if number_like {
         let trimmed = d.trim_start_matches('0');
         let letters: String = p.chars().filter(|c| !c.is_ascii_digit()).collect();
         keys.push(format!("N{trimmed}"));
@@ -165,6 +171,12 @@ mod tests {
             );
         }
         assert!(!query_keys("435").iter().any(|k| stored.contains(k)));
+    }
+
+    #[test]
+    fn the_digits_inside_a_vin_tail_are_not_an_order_number() {
+        let order_four = number("WO-00004");
+        assert!(!query_keys("K4RHFS").iter().any(|k| order_four.contains(k)));
     }
 
     #[test]
