@@ -101,7 +101,8 @@ impl App {
         let store = crate::storage::open(&settings).await?;
         crate::services::files::sweep_every(db.clone(), Arc::clone(&store), &settings.storage);
         let search = crate::search::open(&settings.search).await?;
-        crate::search::outbox::relay(db.clone(), Arc::clone(&search), settings.search.relay_every);
+        crate::search::outbox::relay(db.clone(), Arc::clone(&search), settings.search.relay_every)
+            .await;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;

@@ -62,12 +62,27 @@ pub async fn backlog(db: &Db) -> AppResult<Backlog> {
 }
 
 /// Sends waiting rows to the engine, every `every`, for as long as the process runs.
-pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
+pub async fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
+    // Whether the index must be built first, decided at start when the engine answers at once (an empty index
+    // beside an empty database needs nothing); otherwise the relay finds out before its first round.
+    let needs_building = async {
+        anyhow::Ok(
+            index.count().await? == 0 && customers::Entity::find().one(&db.conn).await?.is_some(),
+        )
+    };
+    let mut filled = matches!(
+        tokio::time::timeout(Duration::from_secs(2), needs_building).await,
+        Ok(Ok(false))
+    );
     tokio::spawn(async move {
         let mut failures = 0u32;
-        let mut filled = false;
         let mut pruned = std::time::Instant::now();
+        let mut busy = false;
         loop {
+            // A full batch is followed at once by the next; otherwise the relay rests first.
+            if !busy {
+                tokio::time::sleep(every).await;
+            }
             // An index found empty (a first start, a new engine) is built before changes are sent to it.
             let round = async {
                 if !filled {
@@ -76,7 +91,9 @@ pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
                 }
                 relay_once(&db, index.as_ref()).await
             };
-            match round.await {
+            let result = round.await;
+            busy = matches!(result, Ok(n) if n > 0);
+            match result {
                 Ok(0) => {
                     failures = 0;
                     if pruned.elapsed() > PRUNE_EVERY {
@@ -85,7 +102,6 @@ pub fn relay(db: Db, index: Arc<dyn SearchIndex>, every: Duration) {
                             tracing::warn!(error = ?e, "pruning sent search changes failed");
                         }
                     }
-                    tokio::time::sleep(every).await;
                 }
                 Ok(_) => failures = 0,
                 Err(e) => {
