@@ -25,9 +25,10 @@ use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
 use crate::error::{UNAVAILABLE, coded};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Budget, Draw, RateLimiter, Verdict};
 use crate::resolvers::{self as schema, AppSchema};
 use crate::schema::documents::DocumentCache;
+use crate::schema::trusted::TrustedDocuments;
 use crate::schema::{limits, loaders};
 
 /// What every request shares.
@@ -41,6 +42,10 @@ pub struct AppState {
     pub search: Arc<dyn crate::search::SearchIndex>,
     pub limits: GraphqlLimits,
     pub settings: Arc<Settings>,
+    /// Every request's budgets, shared by the replicas through Redis when it is configured.
+    pub limiter: Arc<RateLimiter>,
+    /// The documents the SPA may send.
+    pub trusted: Arc<TrustedDocuments>,
 }
 
 /// Shared by every request behind one `Arc`: axum hands each handler and middleware its own copy of the state.
@@ -50,7 +55,6 @@ struct HttpState {
     /// For documents from the cache, which passed every static rule when they first ran.
     validated: AppSchema,
     documents: Arc<DocumentCache>,
-    limiter: Arc<RateLimiter>,
 }
 
 pub struct App {
@@ -103,6 +107,14 @@ impl App {
         let search = crate::search::open(&settings.search).await?;
         crate::search::outbox::relay(db.clone(), Arc::clone(&search), settings.search.relay_every)
             .await;
+        let limiter = Arc::new(match &settings.redis {
+            Some(r) => {
+                let (_, conn) = crate::redis_conn::connect(r.url.expose()).await?;
+                RateLimiter::shared(settings.rate_limits, conn, &r.prefix)
+            }
+            None => RateLimiter::in_process(settings.rate_limits),
+        });
+        let trusted = Arc::new(TrustedDocuments::compiled_in(settings.trusted_documents)?);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -123,6 +135,8 @@ impl App {
             search,
             limits: settings.graphql,
             settings: Arc::new(settings),
+            limiter,
+            trusted,
         };
         let router = router(state.clone());
         let metrics = metrics_listener.map(|l| {
@@ -186,10 +200,6 @@ fn router(app: AppState) -> Router {
     let validated = schema::build_for_validated(Some(app.clone()), app.limits, development);
     let max_body = app.limits.max_body_bytes;
     let cors = cors(&app.settings.auth.cors_origins);
-    let limiter = Arc::new(RateLimiter::new(
-        app.limits.rate_per_minute,
-        app.limits.rate_burst,
-    ));
     let documents = Arc::new(DocumentCache::bounded(
         app.limits.max_query_bytes,
         app.limits.max_query_tokens,
@@ -199,10 +209,9 @@ fn router(app: AppState) -> Router {
         schema,
         validated,
         documents,
-        limiter,
     });
 
-    let mut graphql = post(graphql).layer(middleware::from_fn_with_state(state.clone(), admit));
+    let mut graphql = post(graphql).layer(middleware::from_fn(json_only));
     if development {
         graphql = graphql.get(graphiql);
     }
@@ -239,74 +248,157 @@ async fn graphql(
 ) -> Response {
     let started = Instant::now();
     let mut req = req.into_inner();
-    let inspected = s.documents.parse(&req.query).and_then(|parsed| {
+    let ip = client_ip(&s, peer, &headers);
+    let integration = auth::presents_api_key(&headers);
+    // Which documents may run is decided first: a refused one costs a lookup, never a parse.
+    let inspected = s.app.trusted.admit(&mut req, integration).and_then(|()| {
+        let parsed = s.documents.parse(&req.query)?;
         let inspection = limits::inspect(
             &parsed.doc,
             req.operation_name.as_deref(),
+            &req.variables,
             s.app.limits.max_aliases,
         )?;
-        let (writes, public, operation) = (
+        let operation = inspection.operation.map(str::to_owned);
+        let inspection = (
             inspection.writes,
             inspection.public,
-            inspection.operation.map(str::to_owned),
+            inspection.cost,
+            inspection.budget,
         );
         // A document new to the cache is remembered only once it has run cleanly.
         let fresh = (!parsed.cached).then(|| (req.query.clone(), parsed.doc.clone()));
         req.set_parsed_query(parsed.doc);
-        Ok((writes, operation, public, fresh))
+        let (writes, public, cost, budget) = inspection;
+        Ok((writes, public, cost, budget, operation, fresh))
     });
-    let (response, operation) = match inspected {
-        Err(e) => (async_graphql::Response::from_errors(vec![e]), None),
-        Ok((writes, operation, public, fresh)) => {
-            let schema = if fresh.is_some() {
-                &s.schema
-            } else {
-                &s.validated
-            };
-            let ip = client_ip(&s, peer, &headers);
-            let (caller, rejected) =
-                auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
-            if !public && !caller.is_authenticated() {
-                let (message, code) = match rejected {
-                    Some(Rejected::Token) => (
-                        "the access token is invalid or has expired",
-                        "unauthenticated",
-                    ),
-                    Some(Rejected::ApiKey) => (
-                        "the API key is invalid, revoked or expired",
-                        "unauthenticated",
-                    ),
-                    Some(Rejected::Unavailable) => (
-                        "the service is temporarily unavailable; retry shortly",
-                        UNAVAILABLE,
-                    ),
-                    Some(Rejected::Failed) => ("internal error", "internal"),
-                    None => ("sign in first", "unauthenticated"),
-                };
-                let response = async_graphql::Response::from_errors(vec![coded(message, code)]);
-                limits::record(operation.as_deref(), false, started.elapsed());
-                return http_response(response, &s.app.db);
-            }
-            let presented = crate::resolvers::auth::PresentedCookies {
-                refresh: auth::cookies::get(&headers, auth::cookies::REFRESH),
-            };
-            let loaders = loaders::for_request(&s.app.db, s.app.limits.loader_delay, !writes);
-            let access = s.app.policy.access(&caller).await;
-            let response = schema
-                .execute(req.data(caller).data(access).data(presented).data(loaders))
+    let (writes, public, cost, budget, operation, fresh) = match inspected {
+        Ok(inspected) => inspected,
+        Err(e) => {
+            // Refused before it could be costed: one unit of the address's budget.
+            let verdict = s
+                .app
+                .limiter
+                .charge(&[Draw::address(Budget::Address, ip, 1)])
                 .await;
-            if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
-                s.documents.remember(&query, doc);
-            }
-            (response, operation)
+            limits::record(None, false, started.elapsed());
+            return respond(&s, async_graphql::Response::from_errors(vec![e]), verdict);
         }
     };
+    let (caller, rejected) = auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
+    let verdict = s
+        .app
+        .limiter
+        .charge(&draws(&caller, ip, cost, budget))
+        .await;
+    let refused = if !verdict.allowed {
+        None
+    } else if (!public || integration) && !caller.is_authenticated() {
+        Some(unauthenticated(rejected))
+    } else {
+        None
+    };
+    if !verdict.allowed || refused.is_some() {
+        limits::record(operation.as_deref(), false, started.elapsed());
+        let errors = refused.into_iter().collect();
+        return respond(&s, async_graphql::Response::from_errors(errors), verdict);
+    }
+    let schema = if fresh.is_some() {
+        &s.schema
+    } else {
+        &s.validated
+    };
+    let presented = crate::resolvers::auth::PresentedCookies {
+        refresh: auth::cookies::get(&headers, auth::cookies::REFRESH),
+    };
+    let loaders = loaders::for_request(&s.app.db, s.app.limits.loader_delay, !writes);
+    let access = s.app.policy.access(&caller).await;
+    let response = schema
+        .execute(req.data(caller).data(access).data(presented).data(loaders))
+        .await;
+    if let (true, Some((query, doc))) = (response.errors.is_empty(), fresh) {
+        s.documents.remember(&query, doc);
+    }
     limits::record(
         operation.as_deref(),
         response.errors.is_empty(),
         started.elapsed(),
     );
-    http_response(response, &s.app.db)
+    respond(&s, response, verdict)
+}
+
+/// The buckets a request draws on: its address's and its caller's, charged its cost, and one unit of the tight
+/// budget its root fields name (sign-in per address, uploads per caller).
+fn draws(
+    caller: &auth::Caller,
+    ip: std::net::IpAddr,
+    cost: u32,
+    tight: Option<Budget>,
+) -> Vec<Draw> {
+    let mut draws = vec![Draw::address(Budget::Address, ip, cost)];
+    let whose = match (caller.user_id, &caller.api_key) {
+        (Some(user), _) => Some(format!("user:{user}")),
+        (None, Some(key)) => Some(format!("key:{}", key.id)),
+        (None, None) => None,
+    };
+    if let Some(whose) = &whose {
+        draws.push(Draw::new(Budget::Caller, whose, cost));
+    }
+    match (tight, whose) {
+        (Some(Budget::Upload), Some(whose)) => draws.push(Draw::new(Budget::Upload, whose, 1)),
+        (Some(Budget::Upload), None) => draws.push(Draw::address(Budget::Upload, ip, 1)),
+        (Some(budget), _) => draws.push(Draw::address(budget, ip, 1)),
+        (None, _) => {}
+    }
+    draws
+}
+
+/// The error for a request whose credentials did not hold, by why.
+fn unauthenticated(rejected: Option<Rejected>) -> async_graphql::ServerError {
+    let (message, code) = match rejected {
+        Some(Rejected::Token) => (
+            "the access token is invalid or has expired",
+            "unauthenticated",
+        ),
+        Some(Rejected::ApiKey) => (
+            "the API key is invalid, revoked or expired",
+            "unauthenticated",
+        ),
+        Some(Rejected::Unavailable) => (
+            "the service is temporarily unavailable; retry shortly",
+            UNAVAILABLE,
+        ),
+        Some(Rejected::Failed) => ("internal error", "internal"),
+        None => ("sign in first", "unauthenticated"),
+    };
+    coded(message, code)
+}
+
+/// The HTTP answer: 429 with `Retry-After` when the budget refused (nothing ran), otherwise the GraphQL
+/// response; either way the budget left, in the `RateLimit-*` headers.
+fn respond(s: &HttpState, response: async_graphql::Response, verdict: Verdict) -> Response {
+    let mut http = if verdict.allowed {
+        http_response(response, &s.app.db)
+    } else {
+        let body = transport_error("too many requests; slow down", "rate_limited");
+        let retry = (verdict.retry_after.as_secs_f64().ceil() as u64).max(1);
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry.to_string())],
+            body,
+        )
+            .into_response()
+    };
+    let reset = verdict.reset(s.app.limiter.quotas()).as_secs_f64().ceil() as u64;
+    let headers = http.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", u64::from(verdict.limit)),
+        ("ratelimit-remaining", u64::from(verdict.remaining)),
+        ("ratelimit-reset", reset),
+    ] {
+        headers.insert(name, value.into());
+    }
+    http
 }
 
 /// How long clients are told to wait before retrying during an outage.
@@ -349,6 +441,9 @@ fn http_response(response: async_graphql::Response, db: &Db) -> Response {
 struct SubscriptionsOnly {
     schema: AppSchema,
     documents: Arc<DocumentCache>,
+    trusted: Arc<TrustedDocuments>,
+    /// Set when the connection is initialised: whether an integration's API key opened it.
+    integration: Arc<std::sync::OnceLock<bool>>,
     max_aliases: usize,
 }
 
@@ -367,25 +462,31 @@ impl async_graphql::Executor for SubscriptionsOnly {
     ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
         use async_graphql::parser::types::OperationType;
         use futures_util::StreamExt as _;
-        let checked = self.documents.parse(&request.query).and_then(|parsed| {
-            if parsed
-                .doc
-                .operations
-                .iter()
-                .any(|(_, op)| op.node.ty != OperationType::Subscription)
-            {
-                return Err(coded(
-                    "only subscriptions run over the WebSocket",
-                    "subscriptions_only",
-                ));
-            }
-            limits::inspect(
-                &parsed.doc,
-                request.operation_name.as_deref(),
-                self.max_aliases,
-            )?;
-            Ok(parsed.doc)
-        });
+        let integration = self.integration.get().copied().unwrap_or(false);
+        let checked = self
+            .trusted
+            .admit(&mut request, integration)
+            .and_then(|()| {
+                let parsed = self.documents.parse(&request.query)?;
+                if parsed
+                    .doc
+                    .operations
+                    .iter()
+                    .any(|(_, op)| op.node.ty != OperationType::Subscription)
+                {
+                    return Err(coded(
+                        "only subscriptions run over the WebSocket",
+                        "subscriptions_only",
+                    ));
+                }
+                limits::inspect(
+                    &parsed.doc,
+                    request.operation_name.as_deref(),
+                    &request.variables,
+                    self.max_aliases,
+                )?;
+                Ok(parsed.doc)
+            });
         match checked {
             Ok(doc) => {
                 request.set_parsed_query(doc);
@@ -427,9 +528,12 @@ async fn graphql_ws(
     let ip = client_ip(&s, peer, &headers);
     let (on_upgrade, _) = auth::authenticate(&s.app.db, &s.app.auth, &headers, Some(ip)).await;
     let app = s.app.clone();
+    let integration = Arc::new(std::sync::OnceLock::new());
     let executor = SubscriptionsOnly {
         schema: s.schema.clone(),
         documents: Arc::clone(&s.documents),
+        trusted: Arc::clone(&s.app.trusted),
+        integration: Arc::clone(&integration),
         max_aliases: s.app.limits.max_aliases,
     };
     upgrade
@@ -461,6 +565,7 @@ async fn graphql_ws(
                     if !caller.is_authenticated() {
                         return Err(crate::error::AppError::Unauthenticated.into());
                     }
+                    let _ = integration.set(caller.api_key.is_some());
                     let access = app.policy.access(&caller).await;
                     // No cache: a subscription lives long, and every event must see the records as they are.
                     let loaders = loaders::for_request(&app.db, app.limits.loader_delay, false);
@@ -491,6 +596,12 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+        ])
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))
 }
@@ -506,30 +617,28 @@ fn client_ip(s: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> std::net::
     crate::ratelimit::client_ip(peer.ip(), forwarded, &s.app.settings.trusted_proxies)
 }
 
-/// Refuses a client over its request rate with 429, a `Retry-After` and the `rate_limited` code.
+/// Charges a WebSocket upgrade one unit of its address's budget; over it, 429 with a `Retry-After`.
 async fn rate_limit(
     State(s): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    match over_rate(&s, peer, req.headers()) {
-        Some(refused) => refused,
-        None => next.run(req).await,
+    let ip = client_ip(&s, peer, req.headers());
+    let verdict = s
+        .app
+        .limiter
+        .charge(&[Draw::address(Budget::Address, ip, 1)])
+        .await;
+    if verdict.allowed {
+        next.run(req).await
+    } else {
+        respond(&s, async_graphql::Response::default(), verdict)
     }
 }
 
-/// What `POST /graphql` lets through, in one layer: a client within its rate ([`rate_limit`]), sending JSON
-/// (a cross-site form or `text/plain` POST cannot run a mutation).
-async fn admit(
-    State(s): State<Arc<HttpState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if let Some(refused) = over_rate(&s, peer, req.headers()) {
-        return refused;
-    }
+/// `POST /graphql` takes JSON only: a cross-site form or `text/plain` POST cannot run a mutation.
+async fn json_only(req: Request, next: Next) -> Response {
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -541,23 +650,6 @@ async fn admit(
         return (StatusCode::UNSUPPORTED_MEDIA_TYPE, body).into_response();
     }
     next.run(req).await
-}
-
-fn over_rate(s: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> Option<Response> {
-    let wait = s
-        .limiter
-        .check(client_ip(s, peer, headers), Instant::now())
-        .err()?;
-    let body = transport_error("too many requests; slow down", "rate_limited");
-    let retry = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
-    Some(
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, retry)],
-            body,
-        )
-            .into_response(),
-    )
 }
 
 async fn graphiql() -> Html<String> {

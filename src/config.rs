@@ -80,9 +80,6 @@ pub struct GraphqlLimits {
     pub max_body_bytes: usize,
     /// How long the DataLoader gathers keys before it runs one batched statement.
     pub loader_delay: Duration,
-    /// Requests per minute one client address may send on average, and how many at once.
-    pub rate_per_minute: u32,
-    pub rate_burst: u32,
     /// A query document's largest size and token count, checked before it is parsed.
     pub max_query_bytes: usize,
     pub max_query_tokens: usize,
@@ -98,6 +95,10 @@ pub struct Settings {
     pub graphql: GraphqlLimits,
     /// Load balancers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<crate::ratelimit::Cidr>,
+    /// What each caller, address, sign-in and upload may spend.
+    pub rate_limits: crate::ratelimit::Quotas,
+    /// Which documents callers other than integrations may run.
+    pub trusted_documents: crate::schema::trusted::Mode,
     pub auth: AuthSettings,
     /// Redis, shared by every replica; without it the embedded in-process stores serve.
     pub redis: Option<RedisSettings>,
@@ -243,11 +244,39 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "AUTOSHOP_RATE_LIMIT_PER_MINUTE",
-        "GraphQL requests per minute per client address (default 1200)",
+        "query cost a user or API key may spend per minute (default 30000)",
     ),
     (
         "AUTOSHOP_RATE_LIMIT_BURST",
-        "requests a client may send at once (default 200)",
+        "query cost a user or API key may spend at once (default 20000)",
+    ),
+    (
+        "AUTOSHOP_ADDRESS_RATE_LIMIT_PER_MINUTE",
+        "query cost one client address may spend per minute, whoever signs in there (default 4 times a user's)",
+    ),
+    (
+        "AUTOSHOP_ADDRESS_RATE_LIMIT_BURST",
+        "query cost one client address may spend at once (default 4 times a user's)",
+    ),
+    (
+        "AUTOSHOP_SIGN_IN_RATE_LIMIT_PER_MINUTE",
+        "sign-in, refresh and password-reset requests per minute per address (default 20)",
+    ),
+    (
+        "AUTOSHOP_SIGN_IN_RATE_LIMIT_BURST",
+        "sign-in, refresh and password-reset requests at once per address (default 10)",
+    ),
+    (
+        "AUTOSHOP_UPLOAD_RATE_LIMIT_PER_MINUTE",
+        "upload requests per minute per user or API key (default 60)",
+    ),
+    (
+        "AUTOSHOP_UPLOAD_RATE_LIMIT_BURST",
+        "upload requests at once per user or API key (default 20)",
+    ),
+    (
+        "AUTOSHOP_TRUSTED_DOCUMENTS",
+        "enforce, log or off: whether callers other than API keys may run only the SPA's persisted documents (default enforce in production, off in development)",
     ),
     (
         "AUTOSHOP_TRUSTED_PROXIES",
@@ -503,30 +532,6 @@ impl Settings {
                 Some(1),
                 "a number of milliseconds",
             )?),
-            rate_per_minute: u32::try_from(positive(
-                get("AUTOSHOP_RATE_LIMIT_PER_MINUTE"),
-                "AUTOSHOP_RATE_LIMIT_PER_MINUTE",
-                1200,
-            )?)
-            .map_err(|_| {
-                bad(
-                    "AUTOSHOP_RATE_LIMIT_PER_MINUTE",
-                    "too large",
-                    "a number up to 4294967295",
-                )
-            })?,
-            rate_burst: u32::try_from(positive(
-                get("AUTOSHOP_RATE_LIMIT_BURST"),
-                "AUTOSHOP_RATE_LIMIT_BURST",
-                200,
-            )?)
-            .map_err(|_| {
-                bad(
-                    "AUTOSHOP_RATE_LIMIT_BURST",
-                    "too large",
-                    "a number up to 4294967295",
-                )
-            })?,
             max_query_bytes: positive(
                 get("AUTOSHOP_MAX_QUERY_BYTES"),
                 "AUTOSHOP_MAX_QUERY_BYTES",
@@ -550,6 +555,14 @@ impl Settings {
                 problem,
             })?
             .unwrap_or_default();
+        let rate_limits = rate_limits(&get)?;
+        let trusted_documents = match get("AUTOSHOP_TRUSTED_DOCUMENTS") {
+            None if environment == Environment::Production => crate::schema::trusted::Mode::Enforce,
+            None => crate::schema::trusted::Mode::Off,
+            Some(v) => v
+                .parse()
+                .map_err(|_| bad("AUTOSHOP_TRUSTED_DOCUMENTS", v, "enforce, log or off"))?,
+        };
         let auth = auth_settings(&get, &data_dir)?;
         let redis = match get("REDIS_URL") {
             None => None,
@@ -609,6 +622,8 @@ impl Settings {
             trusted_proxies,
             auth,
             redis,
+            rate_limits,
+            trusted_documents,
             metrics,
         })
     }
@@ -673,6 +688,35 @@ fn storage_settings<'a>(
         url_ttl,
         pending_ttl: secs("AUTOSHOP_UPLOAD_PENDING_TTL_SECS", 24 * 3600)?,
         sweep_every: secs("AUTOSHOP_FILE_SWEEP_SECS", 300)?,
+    })
+}
+
+/// Each budget's quota: `<NAME>_PER_MINUTE` and `<NAME>_BURST`.
+fn rate_limits<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<crate::ratelimit::Quotas, ConfigError> {
+    use crate::ratelimit::Quota;
+    let quota = |name: &str, per_minute: u32, burst: u32| -> Result<Quota, ConfigError> {
+        let read = |suffix: &str, default: u32| {
+            let variable = format!("{name}_{suffix}");
+            let n = positive(get(&variable), &variable, default as usize)?;
+            u32::try_from(n).map_err(|_| bad(&variable, "too large", "a number up to 4294967295"))
+        };
+        Ok(Quota {
+            per_minute: read("PER_MINUTE", per_minute)?,
+            burst: read("BURST", burst)?,
+        })
+    };
+    let caller = quota("AUTOSHOP_RATE_LIMIT", 30_000, 20_000)?;
+    Ok(crate::ratelimit::Quotas {
+        caller,
+        address: quota(
+            "AUTOSHOP_ADDRESS_RATE_LIMIT",
+            caller.per_minute.saturating_mul(4),
+            caller.burst.saturating_mul(4),
+        )?,
+        sign_in: quota("AUTOSHOP_SIGN_IN_RATE_LIMIT", 20, 10)?,
+        upload: quota("AUTOSHOP_UPLOAD_RATE_LIMIT", 60, 20)?,
     })
 }
 

@@ -126,6 +126,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// Whether the request presents an API key (checked later, by [`authenticate`]): integrations write their own
+/// documents, so this decides which documents may run before anything is parsed.
+pub fn presents_api_key(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| t.starts_with(API_KEY_PREFIX))
+}
+
 /// The caller of one HTTP request: who (from a bearer token, an API key or the SPA's cookie) and from where.
 /// Credentials that do not hold leave the caller anonymous and say so.
 pub async fn authenticate(

@@ -104,8 +104,6 @@ const SDL_LIMITS: GraphqlLimits = GraphqlLimits {
     max_page_size: 100,
     max_body_bytes: 262_144,
     loader_delay: std::time::Duration::from_millis(1),
-    rate_per_minute: 1200,
-    rate_burst: 200,
     max_query_bytes: 16_384,
     max_query_tokens: 2000,
 };

@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use async_graphql::Name;
 use async_graphql::ServerError;
+use async_graphql::Variables;
 use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{
-    ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
+    ExecutableDocument, Field, FragmentDefinition, OperationType, Selection, SelectionSet,
+    VariableDefinition,
 };
+use async_graphql_value::{ConstValue, Value};
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
@@ -88,6 +91,10 @@ pub struct Inspection<'a> {
     pub public: bool,
     /// The operation's name for metrics: the one the request named, or the document's only one.
     pub operation: Option<&'a str>,
+    /// What running it is charged against the caller's budget (see [`cost`]).
+    pub cost: u32,
+    /// The tighter budget its root fields also draw on: sign-in or upload requests.
+    pub budget: Option<crate::ratelimit::Budget>,
 }
 
 /// Refuses documents with more than `max` aliases (aliases multiply work without adding depth), tells whether
@@ -95,6 +102,7 @@ pub struct Inspection<'a> {
 pub fn inspect<'a>(
     doc: &ExecutableDocument,
     operation: Option<&'a str>,
+    variables: &Variables,
     max: usize,
 ) -> Result<Inspection<'a>, ServerError> {
     let mut all = doc.operations.iter();
@@ -132,16 +140,179 @@ pub fn inspect<'a>(
     let public =
         selected.is_some_and(|(_, op)| all_public(&op.node.selection_set.node, &doc.fragments, 0));
     if aliases <= max {
+        let (cost, budget) = selected.map_or((1, None), |(_, op)| {
+            let args = Arguments {
+                variables,
+                defaults: &op.node.variable_definitions,
+            };
+            let set = &op.node.selection_set.node;
+            let cost = cost(
+                set,
+                &doc.fragments,
+                &args,
+                &mut HashMap::new(),
+                &mut HashSet::new(),
+            );
+            (
+                u32::try_from(cost).unwrap_or(u32::MAX),
+                tight_budget(set, &doc.fragments, 0),
+            )
+        });
         return Ok(Inspection {
             writes,
             public,
             operation,
+            cost,
+            budget,
         });
     }
     Err(crate::error::coded(
         &format!("the query uses {aliases} aliases; at most {max} are allowed"),
         "too_many_aliases",
     ))
+}
+
+/// Root fields that sign in, renew a session or reset a password: their own tight budget per address, since
+/// each one is a guess at a secret or a message sent.
+const SIGN_IN_FIELDS: &[&str] = &[
+    "login",
+    "loginSecondFactor",
+    "refreshSession",
+    "requestPasswordReset",
+    "resetPassword",
+    "confirmEmailChange",
+];
+/// Root fields that hand out upload URLs: their own tight budget per caller.
+const UPLOAD_FIELDS: &[&str] = &["requestUpload"];
+
+/// The tight budget the operation's root fields draw on, looking through fragments; sign-in wins over upload.
+fn tight_budget(
+    set: &SelectionSet,
+    fragments: &Fragments,
+    depth: usize,
+) -> Option<crate::ratelimit::Budget> {
+    use crate::ratelimit::Budget;
+    if depth >= 8 {
+        return None;
+    }
+    set.items
+        .iter()
+        .filter_map(|s| match &s.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.as_str();
+                if SIGN_IN_FIELDS.contains(&name) {
+                    Some(Budget::SignIn)
+                } else {
+                    UPLOAD_FIELDS.contains(&name).then_some(Budget::Upload)
+                }
+            }
+            Selection::InlineFragment(f) => {
+                tight_budget(&f.node.selection_set.node, fragments, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => fragments
+                .get(&spread.node.fragment_name.node)
+                .and_then(|d| tight_budget(&d.node.selection_set.node, fragments, depth + 1)),
+        })
+        .min_by_key(|b| *b != Budget::SignIn)
+}
+
+/// The page a connection returns when asked without `first` or `last`.
+const DEFAULT_PAGE: u64 = 20;
+
+/// The request's variables, and the operation's defaults for those it left out.
+struct Arguments<'a> {
+    variables: &'a Variables,
+    defaults: &'a [Positioned<VariableDefinition>],
+}
+
+impl Arguments<'_> {
+    fn value(&self, value: &Value) -> Option<ConstValue> {
+        match value {
+            Value::Variable(name) => self.variables.get(name).cloned().or_else(|| {
+                self.defaults
+                    .iter()
+                    .find(|d| d.node.name.node == *name)
+                    .and_then(|d| d.node.default_value.as_ref())
+                    .map(|v| v.node.clone())
+            }),
+            other => other.clone().into_const(),
+        }
+    }
+
+    /// How many items `field` can return: the `first`, `last` or `limit` asked for, the number of `ids`, or a
+    /// default page for a connection (a field selecting `edges` or `nodes`) asked without a size.
+    fn items(&self, field: &Field) -> u64 {
+        let arg = |name: &str| {
+            field
+                .arguments
+                .iter()
+                .find(|(n, _)| n.node == name)
+                .and_then(|(_, v)| self.value(&v.node))
+        };
+        let number = |v: ConstValue| match v {
+            ConstValue::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        if let Some(n) = ["first", "last", "limit"]
+            .into_iter()
+            .find_map(|a| arg(a).and_then(number))
+        {
+            return n;
+        }
+        if let Some(ConstValue::List(ids)) = arg("ids") {
+            return ids.len() as u64;
+        }
+        let is_connection = field.selection_set.node.items.iter().any(|s| {
+            matches!(&s.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "edges" | "nodes"))
+        });
+        if is_connection { DEFAULT_PAGE } else { 1 }
+    }
+}
+
+/// What a selection costs: one for each field, and a field's own selection once for every item it can return
+/// (the same rule as the schema's complexity annotations, so a document's charge grows with what it fetches).
+/// A fragment costs the same wherever it is spread, so its cost is memoised (nested spreads cannot make the
+/// costing itself expensive); a cycle (invalid anyway) costs nothing more.
+fn cost(
+    set: &SelectionSet,
+    fragments: &Fragments,
+    args: &Arguments<'_>,
+    memo: &mut HashMap<Name, u64>,
+    visiting: &mut HashSet<Name>,
+) -> u64 {
+    set.items.iter().fold(0u64, |sum, s| {
+        let n = match &s.node {
+            Selection::Field(f) => {
+                let inner = cost(&f.node.selection_set.node, fragments, args, memo, visiting);
+                1u64.saturating_add(args.items(&f.node).saturating_mul(inner))
+            }
+            Selection::InlineFragment(f) => {
+                cost(&f.node.selection_set.node, fragments, args, memo, visiting)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                if let Some(n) = memo.get(name) {
+                    *n
+                } else if let (Some(def), true) =
+                    (fragments.get(name), visiting.insert(name.clone()))
+                {
+                    let n = cost(
+                        &def.node.selection_set.node,
+                        fragments,
+                        args,
+                        memo,
+                        visiting,
+                    );
+                    visiting.remove(name);
+                    memo.insert(name.clone(), n);
+                    n
+                } else {
+                    0
+                }
+            }
+        };
+        sum.saturating_add(n)
+    })
 }
 
 /// Operation names are chosen by clients: past this many distinct ones, the rest share one label.
@@ -187,7 +358,7 @@ mod tests {
     ) -> Result<Inspection<'a>, ServerError> {
         let doc = async_graphql::parser::parse_query(q)
             .map_err(|e| ServerError::new(e.to_string(), None))?;
-        super::inspect(&doc, op, max)
+        super::inspect(&doc, op, &Variables::default(), max)
     }
 
     #[test]
@@ -270,5 +441,60 @@ mod tests {
         ));
         assert!(!public("query { customers { totalCount } }"));
         assert!(!public("mutation { ...F } fragment F on M { ...F }"));
+    }
+
+    fn cost_of(q: &str, variables: serde_json::Value) -> u32 {
+        let doc = async_graphql::parser::parse_query(q).expect("parse");
+        let vars = Variables::from_json(variables);
+        super::inspect(&doc, None, &vars, 100)
+            .expect("inspect")
+            .cost
+    }
+
+    #[test]
+    fn a_page_costs_its_fields_once_for_every_item_it_can_return() {
+        assert_eq!(cost_of("{ __typename }", serde_json::json!({})), 1);
+        // customers (1) + 5 × (edges (1) + node (1) + name (1))
+        let page = "query($n: Int) { customers(first: $n) { edges { node { name } } } }";
+        assert_eq!(cost_of(page, serde_json::json!({ "n": 5 })), 16);
+        assert_eq!(
+            cost_of(page, serde_json::json!({})),
+            1 + 20 * 3,
+            "a default page"
+        );
+        let defaulted = "query($n: Int = 2) { customers(first: $n) { edges { node { name } } } }";
+        assert_eq!(cost_of(defaulted, serde_json::json!({})), 7);
+        let nodes =
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id ...F } } fragment F on Node { id }";
+        assert_eq!(
+            cost_of(nodes, serde_json::json!({ "ids": ["a", "b", "c"] })),
+            1 + 3 * 2
+        );
+        assert_eq!(
+            cost_of(
+                "{ customer { history(limit: 4) { action } } }",
+                serde_json::json!({})
+            ),
+            1 + 1 + 4
+        );
+    }
+
+    #[test]
+    fn sign_in_and_upload_fields_draw_on_their_own_budgets() {
+        use crate::ratelimit::Budget;
+        let budget = |q: &str| inspect(q, None, 100).ok().and_then(|i| i.budget);
+        assert_eq!(
+            budget("mutation { login(input: {}) { ok } }"),
+            Some(Budget::SignIn)
+        );
+        assert_eq!(
+            budget("mutation { ...F } fragment F on M { refreshSession { ok } }"),
+            Some(Budget::SignIn)
+        );
+        assert_eq!(
+            budget("mutation { requestUpload(input: {}) { ok } }"),
+            Some(Budget::Upload)
+        );
+        assert_eq!(budget("{ customers { totalCount } }"), None);
     }
 }

@@ -9,6 +9,7 @@ pub mod payload;
 pub mod scalars;
 pub mod scope;
 pub mod search;
+pub mod trusted;
 pub mod types;
 
 use std::collections::HashMap;

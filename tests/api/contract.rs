@@ -1,11 +1,12 @@
-//! The checked-in schema and the SPA's contract: schema.graphql is current, every contract operation runs,
-//! and every error code the code base can return is documented.
+//! The checked-in schema and the SPA's contract: schema.graphql is current, the persisted-documents manifest
+//! holds every contract operation as written, every contract operation runs by its hash where only trusted
+//! documents may, and every error code the code base can return is documented.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use async_graphql::parser::parse_query;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -22,6 +23,173 @@ fn the_checked_in_schema_is_current() {
         on_disk == autoshop::resolvers::sdl(),
         "schema.graphql is stale: run `cargo run -- export-schema` and commit it"
     );
+}
+
+/// The generated persisted-documents manifest: sha256 (hex) → document.
+fn manifest() -> HashMap<String, String> {
+    let path = root().join("frontend-contract/client/src/generated/persisted-documents.json");
+    let raw: HashMap<String, String> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the manifest is checked in"))
+            .expect("the manifest is JSON");
+    raw.into_iter()
+        .map(|(k, v)| (k.trim_start_matches("sha256:").to_owned(), v))
+        .collect()
+}
+
+/// Each contract operation's name → its hash in the manifest.
+fn hashes_by_operation() -> HashMap<String, String> {
+    manifest()
+        .into_iter()
+        .flat_map(|(hash, text)| {
+            let doc = parse_query(&text).expect("manifest documents parse");
+            doc.operations
+                .iter()
+                .filter_map(|(name, _)| name.map(|n| (n.to_string(), hash.clone())))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A selection in a form that ignores order, layout and commas: the generator prints documents its own way.
+fn canonical_selection(set: &SelectionSet, doc: &ExecutableDocument) -> String {
+    let mut items: Vec<String> = set
+        .items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(f) => {
+                let mut args: Vec<String> = f
+                    .node
+                    .arguments
+                    .iter()
+                    .map(|(n, v)| format!("{}:{}", n.node, canonical_value(&v.node)))
+                    .collect();
+                args.sort();
+                format!(
+                    "{}{}({}){{{}}}",
+                    f.node
+                        .alias
+                        .as_ref()
+                        .map(|a| format!("{}:", a.node))
+                        .unwrap_or_default(),
+                    f.node.name.node,
+                    args.join(","),
+                    canonical_selection(&f.node.selection_set.node, doc)
+                )
+            }
+            Selection::InlineFragment(f) => format!(
+                "...on {}{{{}}}",
+                f.node
+                    .type_condition
+                    .as_ref()
+                    .map(|t| t.node.on.node.to_string())
+                    .unwrap_or_default(),
+                canonical_selection(&f.node.selection_set.node, doc)
+            ),
+            Selection::FragmentSpread(spread) => {
+                let def = &doc.fragments[&spread.node.fragment_name.node];
+                format!(
+                    "...{} on {}{{{}}}",
+                    spread.node.fragment_name.node,
+                    def.node.type_condition.node.on.node,
+                    canonical_selection(&def.node.selection_set.node, doc)
+                )
+            }
+        })
+        .collect();
+    items.sort();
+    items.join(" ")
+}
+
+/// A value without the generator's spacing: objects' fields sorted.
+fn canonical_value(v: &async_graphql_value::Value) -> String {
+    use async_graphql_value::Value as V;
+    match v {
+        V::Object(fields) => {
+            let mut f: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", canonical_value(v)))
+                .collect();
+            f.sort();
+            format!("{{{}}}", f.join(","))
+        }
+        V::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(canonical_value)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Every named operation of `doc`, in canonical form: its type, variables and selection.
+fn canonical_operations(doc: &ExecutableDocument) -> HashMap<String, String> {
+    doc.operations
+        .iter()
+        .filter_map(|(name, op)| {
+            let mut vars: Vec<String> = op
+                .node
+                .variable_definitions
+                .iter()
+                .map(|d| {
+                    format!(
+                        "${}:{}={}",
+                        d.node.name.node,
+                        d.node.var_type.node,
+                        d.node
+                            .default_value
+                            .as_ref()
+                            .map(|v| v.node.to_string())
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            vars.sort();
+            let form = format!(
+                "{} ({}) {}",
+                op.node.ty,
+                vars.join(","),
+                canonical_selection(&op.node.selection_set.node, doc)
+            );
+            name.map(|n| (n.to_string(), form))
+        })
+        .collect()
+}
+
+fn contract_files() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("frontend-contract"))
+        .expect("contract dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "graphql"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_persisted_documents_manifest_holds_every_contract_operation_as_written() {
+    let mut in_manifest = HashMap::new();
+    for text in manifest().values() {
+        in_manifest.extend(canonical_operations(&parse_query(text).expect("parse")));
+    }
+    let mut in_contract = HashMap::new();
+    for file in contract_files() {
+        let text = std::fs::read_to_string(&file).expect("read");
+        in_contract.extend(canonical_operations(&parse_query(&text).expect("parse")));
+    }
+    let stale =
+        "the manifest is stale: run `npm run generate` in frontend-contract/client and commit it";
+    assert_eq!(
+        in_contract.keys().collect::<BTreeSet<_>>(),
+        in_manifest.keys().collect::<BTreeSet<_>>(),
+        "{stale}"
+    );
+    for (name, form) in &in_contract {
+        assert_eq!(Some(form), in_manifest.get(name), "{name}: {stale}");
+    }
 }
 
 fn substitute(v: &Value, ids: &HashMap<&str, Value>) -> Value {
@@ -115,13 +283,8 @@ pub async fn run_contract(
         &std::fs::read_to_string(root().join("frontend-contract/examples.json")).expect("examples"),
     )
     .expect("examples.json is JSON");
-    let mut files: Vec<_> = std::fs::read_dir(root().join("frontend-contract"))
-        .expect("contract dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "graphql"))
-        .collect();
-    files.sort();
+    let files = contract_files();
+    let hashes = hashes_by_operation();
     let mut results = Vec::new();
     for pass in [OperationType::Query, OperationType::Mutation] {
         for file in &files {
@@ -142,10 +305,18 @@ pub async fn run_contract(
                     .get(&name)
                     .unwrap_or_else(|| panic!("add example variables for {name} to examples.json"));
                 let vars = substitute(vars, known);
+                // As the generated client sends it: by hash, without the text.
+                let hash = hashes
+                    .get(&name)
+                    .unwrap_or_else(|| panic!("{name} is not in the manifest"));
                 let body = app
                     .post_as(
                         Some(token),
-                        &json!({ "query": text, "operationName": name, "variables": vars }),
+                        &json!({
+                            "operationName": name,
+                            "variables": vars,
+                            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+                        }),
                     )
                     .await
                     .json::<Value>()
@@ -199,11 +370,16 @@ pub async fn run_contract(
 }
 
 #[tokio::test]
-async fn every_contract_operation_runs_against_the_demo_shop_without_errors() {
-    let app = TestApp::spawn().await;
-    app.seed(10, 60).await;
-    let mut known = contract_ids(&app).await;
-    let results = run_contract(&app, &app.owner_token, &mut known).await;
+async fn every_contract_operation_runs_by_hash_against_the_demo_shop_where_only_trusted_documents_may()
+ {
+    // The shop is set up in development, where the test's own documents run; the SPA's then run beside it.
+    let dev = TestApp::spawn().await;
+    dev.seed(10, 60).await;
+    let mut known = contract_ids(&dev).await;
+    let app = dev
+        .spawn_beside_with(&[("AUTOSHOP_TRUSTED_DOCUMENTS", "enforce")])
+        .await;
+    let results = run_contract(&app, &dev.owner_token, &mut known).await;
     for (name, body) in &results {
         assert!(body.get("errors").is_none(), "{name} failed: {body:#}");
         let data = body["data"].as_object().expect("data");
@@ -283,6 +459,7 @@ fn every_error_code_in_the_code_base_is_documented() {
             ("AppError::invalid(", 1),
             ("ParseError::new(", 0),
             ("ext.set(\"code\", ", 0),
+            ("coded(", 1),
         ] {
             for (i, _) in text.match_indices(call) {
                 let args = arguments(&text[i + call.len()..]);
@@ -309,4 +486,107 @@ fn every_error_code_in_the_code_base_is_documented() {
     assert!(used.len() > 20, "the scan found too few codes: {used:?}");
     let missing: Vec<_> = used.difference(&documented).collect();
     assert!(missing.is_empty(), "undocumented error codes: {missing:?}");
+}
+
+#[tokio::test]
+async fn where_only_trusted_documents_may_run_an_unknown_document_or_hash_is_refused_before_it_runs()
+ {
+    let app = TestApp::spawn_with(&[("AUTOSHOP_TRUSTED_DOCUMENTS", "enforce")]).await;
+    let before = app.statements();
+    let own = app.gql("{ customers { totalCount } }", json!({})).await;
+    assert_eq!(
+        crate::helpers::error_code(&own),
+        "operation_not_allowed",
+        "{own}"
+    );
+    let unknown = app
+        .post(&json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "ab".repeat(32) } } }))
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        crate::helpers::error_code(&unknown),
+        "persisted_query_not_found",
+        "{unknown}"
+    );
+    let anonymous = app
+        .gql_as(None, "mutation { logout(input: {}) { ok } }", json!({}))
+        .await;
+    assert_eq!(
+        crate::helpers::error_code(&anonymous),
+        "operation_not_allowed",
+        "signed out or in, the SPA's callers send only its documents"
+    );
+    assert_eq!(
+        app.statements(),
+        before,
+        "nothing was looked up for a refused document"
+    );
+    let (hash, text) = manifest()
+        .into_iter()
+        .find(|(_, text)| text.starts_with("query Locations"))
+        .expect("the Locations operation");
+    let by_hash = app
+        .post(&json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }))
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert!(
+        by_hash["data"]["locations"]["edges"].is_array(),
+        "{by_hash}"
+    );
+    let by_text = app.gql(&text, json!({})).await;
+    assert_eq!(
+        by_text, by_hash,
+        "the exact text of a trusted document runs too"
+    );
+    let changed = app
+        .gql(&text.replace("timezone", "timezone id"), json!({}))
+        .await;
+    assert_eq!(
+        crate::helpers::error_code(&changed),
+        "operation_not_allowed"
+    );
+}
+
+#[tokio::test]
+async fn an_integration_with_an_api_key_runs_its_own_documents_where_only_trusted_ones_may() {
+    let app = TestApp::spawn_with(&[("AUTOSHOP_TRUSTED_DOCUMENTS", "enforce")]).await;
+    // The owner makes the key in development; the same database then serves in enforcement.
+    let dev = app
+        .spawn_beside_with(&[("AUTOSHOP_TRUSTED_DOCUMENTS", "off")])
+        .await;
+    let made = dev
+        .ok(
+            "mutation { createApiKey(input: { name: \"Accounting sync\", role: \"owner\" }) { secret errors { code } } }",
+            json!({}),
+        )
+        .await;
+    let secret = made["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let own = app
+        .gql_as(
+            Some(&secret),
+            "{ customers(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(own.get("errors").is_none(), "{own}");
+    assert!(own["data"]["customers"]["totalCount"].is_number());
+    let forged = app
+        .gql_as(
+            Some("ask_not-a-real-key"),
+            "mutation { logout(input: {}) { ok } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        crate::helpers::error_code(&forged),
+        "unauthenticated",
+        "claiming to be an integration does not open the door to other documents"
+    );
 }

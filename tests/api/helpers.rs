@@ -92,6 +92,19 @@ fn base_env(database_url: &str) -> HashMap<String, String> {
         // The search relay looks for work once at start and then rarely, so that no statement of its lands in
         // the statement counts of the N+1 tests; the search tests ask for it often.
         ("AUTOSHOP_SEARCH_RELAY_MS".into(), "3600000".into()),
+        // Budgets no test meets unless it sets its own: the suite signs in and uploads far more than a person.
+        ("AUTOSHOP_RATE_LIMIT_PER_MINUTE".into(), "10000000".into()),
+        ("AUTOSHOP_RATE_LIMIT_BURST".into(), "10000000".into()),
+        (
+            "AUTOSHOP_SIGN_IN_RATE_LIMIT_PER_MINUTE".into(),
+            "1000000".into(),
+        ),
+        ("AUTOSHOP_SIGN_IN_RATE_LIMIT_BURST".into(), "1000000".into()),
+        (
+            "AUTOSHOP_UPLOAD_RATE_LIMIT_PER_MINUTE".into(),
+            "1000000".into(),
+        ),
+        ("AUTOSHOP_UPLOAD_RATE_LIMIT_BURST".into(), "1000000".into()),
     ]);
     // The production suite uses the S3-compatible server CI started (one that checks signatures).
     if let Ok(endpoint) = std::env::var("TEST_S3_ENDPOINT") {

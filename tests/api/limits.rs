@@ -73,27 +73,45 @@ async fn too_many_aliases_are_refused_with_a_code() {
 }
 
 #[tokio::test]
-async fn a_client_over_its_request_rate_gets_429_with_retry_after() {
+async fn a_caller_is_charged_what_the_query_costs_and_over_budget_gets_429_with_retry_after() {
+    // Six units a minute at most; `{ locations { totalCount } }` costs two.
     let app = TestApp::spawn_with(&[
         ("AUTOSHOP_RATE_LIMIT_PER_MINUTE", "1"),
-        ("AUTOSHOP_RATE_LIMIT_BURST", "3"),
+        ("AUTOSHOP_RATE_LIMIT_BURST", "6"),
     ])
     .await;
+    let query = json!({ "query": "{ locations { totalCount } }" });
+    let mut remaining = Vec::new();
     for _ in 0..3 {
-        app.ok("{ locations { totalCount } }", json!({})).await;
+        let res = app.post(&query).await;
+        assert_eq!(res.status(), 200);
+        let header = |n: &str| {
+            res.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("ratelimit-limit").as_deref(), Some("6"));
+        remaining.push(header("ratelimit-remaining").unwrap_or_default());
     }
-    let res = app
-        .post(&json!({ "query": "{ locations { totalCount } }" }))
-        .await;
+    assert_eq!(remaining, ["4", "2", "0"], "each request paid its cost");
+    let res = app.post(&query).await;
     assert_eq!(res.status(), 429);
     assert_eq!(
         res.headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok()),
-        Some("60")
+        Some("120"),
+        "two units come back in two minutes"
     );
     let body: Value = res.json().await.expect("json");
     assert_eq!(error_code(&body), "rate_limited");
+    let cheap = app.post(&json!({ "query": "{ __typename }" })).await;
+    assert_eq!(
+        cheap.status(),
+        429,
+        "nothing is left, not even for the cheapest query"
+    );
     let health = app
         .client
         .get(app.url("/healthz"))
@@ -101,6 +119,64 @@ async fn a_client_over_its_request_rate_gets_429_with_retry_after() {
         .await
         .expect("healthz");
     assert_eq!(health.status(), 200, "probes are not rate limited");
+    let metrics = autoshop::telemetry::metrics().render();
+    assert!(
+        metrics.contains("autoshop_rate_limited_total{budget=\"caller\"}"),
+        "refusals are counted"
+    );
+}
+
+#[tokio::test]
+async fn a_large_page_costs_more_than_a_small_one() {
+    let app = TestApp::spawn_with(&[
+        ("AUTOSHOP_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTOSHOP_RATE_LIMIT_BURST", "1000"),
+    ])
+    .await;
+    let remaining = |res: &reqwest::Response| -> u32 {
+        res.headers()
+            .get("ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("remaining")
+    };
+    let small = app
+        .post(&json!({ "query": "{ customers(first: 2) { edges { node { name } } } }" }))
+        .await;
+    let after_small = remaining(&small);
+    let large = app
+        .post(&json!({ "query": "{ customers(first: 100) { edges { node { name } } } }" }))
+        .await;
+    assert_eq!(1000 - after_small, 1 + 2 * 3);
+    assert_eq!(after_small - remaining(&large), 1 + 100 * 3);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_have_a_tight_budget_of_their_own_per_address() {
+    let app = TestApp::spawn_with(&[
+        ("AUTOSHOP_SIGN_IN_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTOSHOP_SIGN_IN_RATE_LIMIT_BURST", "2"),
+    ])
+    .await;
+    let login = json!({
+        "query": "mutation($input: LoginInput!) { login(input: $input) { errors { code } } }",
+        "variables": { "input": { "email": "nobody@shop.test", "password": "wrong-password-1" } },
+    });
+    for _ in 0..2 {
+        assert_eq!(app.post_as(None, &login).await.status(), 200);
+    }
+    let refused = app.post_as(None, &login).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(error_code(&body), "rate_limited");
+    let other = app
+        .post(&json!({ "query": "{ locations { totalCount } }" }))
+        .await;
+    assert_eq!(
+        other.status(),
+        200,
+        "other requests from the address still run"
+    );
 }
 
 #[tokio::test]
@@ -177,4 +253,68 @@ async fn development_mode_serves_graphiql_on_get() {
         .expect("get");
     assert_eq!(res.status(), 200);
     assert!(res.text().await.expect("text").contains("graphiql"));
+}
+
+/// Sends `n` anonymous `{ __typename }` (one unit each), in turn to each of `apps`; how many were let through.
+async fn let_through(apps: &[&TestApp], n: usize) -> usize {
+    let mut allowed = 0;
+    for i in 0..n {
+        let res = apps[i % apps.len()]
+            .post_as(None, &json!({ "query": "{ __typename }" }))
+            .await;
+        match res.status().as_u16() {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    allowed
+}
+
+/// Two replicas on one Redis (reached at `redis`) under one prefix, each address allowed 10 units at once and
+/// almost nothing more.
+async fn two_replicas(redis: &str) -> (TestApp, TestApp) {
+    let prefix = format!("autoshop_test_{}:", uuid::Uuid::new_v4().simple());
+    let a = TestApp::spawn_with(&[
+        ("REDIS_URL", redis),
+        ("AUTOSHOP_REDIS_PREFIX", prefix.as_str()),
+        ("AUTOSHOP_ADDRESS_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTOSHOP_ADDRESS_RATE_LIMIT_BURST", "10"),
+    ])
+    .await;
+    let b = a.spawn_beside().await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_client_hammering_two_replicas_is_limited_as_if_there_were_one() {
+    let (a, b) = two_replicas(&crate::helpers::redis_url()).await;
+    assert_eq!(
+        let_through(&[&a, &b], 30).await,
+        10,
+        "one budget between them"
+    );
+}
+
+#[tokio::test]
+async fn with_redis_down_each_replica_limits_on_its_own_and_keeps_serving() {
+    let url = crate::helpers::redis_url();
+    let target = url.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = crate::helpers::Proxy::start(target).await;
+    let (a, b) = two_replicas(&crate::helpers::via(&url, proxy.addr)).await;
+    assert_eq!(let_through(&[&a, &b], 4).await, 4);
+    proxy.cut();
+    assert_eq!(
+        let_through(&[&a], 15).await,
+        10,
+        "a keeps a budget of its own"
+    );
+    assert_eq!(let_through(&[&b], 15).await, 10, "and so does b");
+    let health = a
+        .client
+        .get(a.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
 }

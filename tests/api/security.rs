@@ -649,8 +649,8 @@ async fn metrics_are_served_only_behind_their_token_or_on_their_own_listener() {
 #[tokio::test]
 async fn oversized_documents_are_refused_before_parsing_and_charged_to_the_rate_limit() {
     let app = TestApp::spawn_with(&[
-        ("AUTOSHOP_RATE_LIMIT_BURST", "3"),
-        ("AUTOSHOP_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTOSHOP_ADDRESS_RATE_LIMIT_BURST", "3"),
+        ("AUTOSHOP_ADDRESS_RATE_LIMIT_PER_MINUTE", "1"),
     ])
     .await;
     let long = format!("{{ {}}}", "__typename ".repeat(18_000));
