@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
@@ -213,11 +212,13 @@ fn router(app: AppState) -> Router {
 
     let mut graphql = post(graphql).layer(middleware::from_fn(json_only));
     if development {
-        graphql = graphql.get(graphiql);
+        graphql = graphql.get(crate::console::explorer);
     }
     // Subscriptions only: queries and mutations go through POST /graphql and its checks.
     let ws = get(graphql_ws).layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let mut routes = Router::new()
+        .route("/", get(crate::console::index))
+        .route("/assets/{*path}", get(crate::console::asset))
         .route("/graphql", graphql)
         .route("/graphql/ws", ws)
         .route("/healthz", get(|| async { "ok" }))
@@ -253,23 +254,22 @@ async fn graphql(
     // Which documents may run is decided first: a refused one costs a lookup, never a parse.
     let inspected = s.app.trusted.admit(&mut req, integration).and_then(|()| {
         let parsed = s.documents.parse(&req.query)?;
-        let inspection = limits::inspect(
+        let limits::Inspection {
+            writes,
+            public,
+            operation,
+            cost,
+            budget,
+        } = limits::inspect(
             &parsed.doc,
             req.operation_name.as_deref(),
             &req.variables,
             s.app.limits.max_aliases,
         )?;
-        let operation = inspection.operation.map(str::to_owned);
-        let inspection = (
-            inspection.writes,
-            inspection.public,
-            inspection.cost,
-            inspection.budget,
-        );
+        let operation = operation.map(str::to_owned);
         // A document new to the cache is remembered only once it has run cleanly.
         let fresh = (!parsed.cached).then(|| (req.query.clone(), parsed.doc.clone()));
         req.set_parsed_query(parsed.doc);
-        let (writes, public, cost, budget) = inspection;
         Ok((writes, public, cost, budget, operation, fresh))
     });
     let (writes, public, cost, budget, operation, fresh) = match inspected {
@@ -650,15 +650,6 @@ async fn json_only(req: Request, next: Next) -> Response {
         return (StatusCode::UNSUPPORTED_MEDIA_TYPE, body).into_response();
     }
     next.run(req).await
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
 }
 
 /// Ready when the database answers within a second: a load balancer's probe must not hang on an outage.

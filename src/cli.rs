@@ -156,9 +156,35 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             db.migrate_up().await?;
             let summary = seed::demo(&db, seed::Volume::scale(scale), true).await?;
             println!("{summary}");
+            if settings.is_development() {
+                demo_logins(&db).await?;
+            } else {
+                println!("production: the demo staff cannot sign in (no passwords are set)");
+            }
             Ok(())
         }
     }
+}
+
+/// Lets the demo staff sign in with one new password, shown here once.
+async fn demo_logins(db: &db::Db) -> anyhow::Result<()> {
+    use crate::auth::password::{Hasher, Password};
+    let mut rng = fastrand::Rng::new();
+    let text: String = std::iter::repeat_with(|| rng.alphanumeric())
+        .take(16)
+        .collect();
+    let password = Password::parse("password", &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = Hasher::new(1)
+        .hash(&password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let logins = seed::demo_logins(db, &hash).await?;
+    println!("\nDemo staff who can sign in (development only; the password is shown this once):");
+    for l in &logins {
+        println!("  {:<16} {:<28} {}", l.role, l.email, l.branch);
+    }
+    println!("  password: {text}");
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {

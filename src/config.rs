@@ -356,7 +356,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "AUTOSHOP_PUBLIC_URL",
-        "the SPA's address, for links in messages (default http://localhost:8080)",
+        "the address of the console and the SPA, for links in messages; its origin may upload to the built-in store (default http://127.0.0.1:8080)",
     ),
     (
         "AUTOSHOP_S3_ENDPOINT",
@@ -803,7 +803,7 @@ fn auth_settings<'a>(
             .transpose()?
             .unwrap_or_default(),
         public_url: get("AUTOSHOP_PUBLIC_URL")
-            .unwrap_or("http://localhost:8080")
+            .unwrap_or("http://127.0.0.1:8080")
             .trim_end_matches('/')
             .to_owned(),
     })

@@ -250,23 +250,9 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
     s.locations = locs.len();
 
     let staff: Vec<users::Model> = (0..8)
-        .map(|i| users::Model {
-            id: Uuid::now_v7(),
-            created_at: now,
-            updated_at: now,
-            email: format!("staff{i}@demo.autoshop.test"),
-            name: format!("{} {}", g.pick(FIRST), g.pick(LAST)),
-            phone: None,
-            password_hash: None,
-            status: "active".into(),
-            totp_secret_enc: None,
-            totp_enabled: false,
-            last_login_at: None,
-            totp_last_step: None,
-            password_changed_at: None,
-            deleted_at: None,
-            version: 1,
-            pending_email: None,
+        .map(|i| {
+            let name = format!("{} {}", g.pick(FIRST), g.pick(LAST));
+            staff_member(format!("staff{i}@demo.autoshop.test"), name, now)
         })
         .collect();
     insert_chunks(
@@ -702,4 +688,109 @@ pub async fn demo(db: &Db, volume: Volume, progress: bool) -> anyhow::Result<Sum
     }
     insert_chunks(conn, counters).await?;
     Ok(s)
+}
+
+/// A member of the demo staff, active, without a password (nobody can sign in as them until one is set).
+fn staff_member(email: String, name: String, now: DateTime<Utc>) -> users::Model {
+    users::Model {
+        id: Uuid::now_v7(),
+        created_at: now,
+        updated_at: now,
+        email,
+        name,
+        phone: None,
+        password_hash: None,
+        status: "active".into(),
+        totp_secret_enc: None,
+        totp_enabled: false,
+        last_login_at: None,
+        totp_last_step: None,
+        password_changed_at: None,
+        deleted_at: None,
+        version: 1,
+        pending_email: None,
+    }
+}
+
+/// Someone who can sign in to the demo shop.
+#[derive(Debug)]
+pub struct DemoLogin {
+    pub email: String,
+    pub role: &'static str,
+    pub branch: String,
+}
+
+/// Lets one member of the demo staff per built-in role sign in, all with `password_hash`: a demo owner (made
+/// here) everywhere, and at the first branch a service advisor, a cashier and a mechanic who works on orders
+/// there. For development only: the caller shows the password once.
+pub async fn demo_logins(db: &Db, password_hash: &str) -> anyhow::Result<Vec<DemoLogin>> {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder};
+    let conn = &db.conn;
+    let branch = locations::Entity::find()
+        .filter(locations::Column::DeletedAt.is_null())
+        .order_by_asc(locations::Column::CreatedAt)
+        .one(conn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("seed the demo shop first"))?;
+    let tx = conn.begin().await?;
+    let now = Utc::now();
+    let owner_email = "owner@demo.autoshop.test";
+    if users::Entity::find()
+        .filter(users::Column::Email.eq(owner_email))
+        .one(&tx)
+        .await?
+        .is_none()
+    {
+        set::<_, users::ActiveModel>(staff_member(owner_email.into(), "Demo Owner".into(), now))
+            .insert(&tx)
+            .await?;
+    }
+    let everywhere = crate::auth::policy::EVERYWHERE.to_owned();
+    let logins = [
+        (owner_email.to_owned(), crate::auth::catalog::OWNER, None),
+        (
+            "staff0@demo.autoshop.test".to_owned(),
+            "service_advisor",
+            Some(branch.id),
+        ),
+        (
+            "staff1@demo.autoshop.test".to_owned(),
+            "cashier",
+            Some(branch.id),
+        ),
+        (
+            "staff2@demo.autoshop.test".to_owned(),
+            "mechanic",
+            Some(branch.id),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (email, role, at) in logins {
+        let user = users::Entity::find()
+            .filter(users::Column::Email.eq(&email))
+            .one(&tx)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{email} is not in the demo shop"))?;
+        let id = user.id;
+        let mut active: users::ActiveModel = user.into();
+        active.password_hash = sea_orm::Set(Some(password_hash.to_owned()));
+        active.password_changed_at = sea_orm::Set(Some(now));
+        active.update(&tx).await?;
+        let domain = at.map_or_else(|| everywhere.clone(), |l| l.to_string());
+        entity::casbin_rule::Entity::delete_many()
+            .filter(entity::casbin_rule::Column::Ptype.eq("g"))
+            .filter(entity::casbin_rule::Column::V0.eq(id.to_string()))
+            .exec(&tx)
+            .await?;
+        crate::services::roles::holding(id, role, &domain)
+            .insert(&tx)
+            .await?;
+        out.push(DemoLogin {
+            email,
+            role,
+            branch: at.map_or_else(|| "every branch".to_owned(), |_| branch.name.clone()),
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
 }

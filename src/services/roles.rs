@@ -26,6 +26,11 @@ fn p_rule(role: &str, perm: Perm) -> casbin_rule::ActiveModel {
     rule("p", [role, EVERYWHERE, i.resource, i.action])
 }
 
+/// The rule that `user` holds `role` at `domain` (a location id or [`EVERYWHERE`]).
+pub fn holding(user: Uuid, role: &str, domain: &str) -> casbin_rule::ActiveModel {
+    rule("g", [user.to_string().as_str(), role, domain])
+}
+
 fn rule<const N: usize>(ptype: &str, v: [&str; N]) -> casbin_rule::ActiveModel {
     let get = |i: usize| Set(v.get(i).map(|s| (*s).to_owned()).unwrap_or_default());
     casbin_rule::ActiveModel {

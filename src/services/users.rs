@@ -109,18 +109,9 @@ pub async fn create_owner(
         password: None,
     };
     let user = insert_user(&tx, &new, Some(hash)).await?;
-    casbin_rule::ActiveModel {
-        ptype: Set("g".to_owned()),
-        v0: Set(user.id.to_string()),
-        v1: Set(OWNER.to_owned()),
-        v2: Set(EVERYWHERE.to_owned()),
-        v3: Set(String::new()),
-        v4: Set(String::new()),
-        v5: Set(String::new()),
-        ..Default::default()
-    }
-    .insert(&tx)
-    .await?;
+    super::roles::holding(user.id, OWNER, EVERYWHERE)
+        .insert(&tx)
+        .await?;
     let system = Caller::default();
     audit::record(
         &tx,

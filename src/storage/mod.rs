@@ -81,13 +81,22 @@ pub async fn open(settings: &crate::Settings) -> anyhow::Result<std::sync::Arc<d
 async fn built_in(settings: &crate::Settings) -> anyhow::Result<s3::Endpoint> {
     let s = &settings.storage;
     let root = settings.data_dir.join("objects");
+    // Browsers upload from the console the binary serves (its public address) and from the SPA's origins.
+    let mut origins = settings.auth.cors_origins.clone();
+    let public = &settings.auth.public_url;
+    if let Some((scheme, rest)) = public.split_once("://") {
+        origins.push(format!(
+            "{scheme}://{}",
+            rest.split('/').next().unwrap_or(rest)
+        ));
+    }
     let e = embedded::start(embedded::Options {
         root: &root,
         keys_dir: &settings.auth.keys_dir,
         listen: s.embedded_listen,
         public_url: s.public_endpoint.clone(),
         bucket: &s.bucket,
-        origins: &settings.auth.cors_origins,
+        origins: &origins,
     })
     .await?;
     tracing::info!(addr = %e.addr, root = %root.display(), "serving the built-in object store");

@@ -262,6 +262,7 @@ pub async fn contract_ids(app: &TestApp) -> HashMap<&'static str, Value> {
         ("@newWorkOrder", work_order),
         ("@location", location),
         ("@staff", staff),
+        ("@role", app.role_id("mechanic").await),
         ("@invoice", invoice["id"].clone()),
         ("@newInvoice", invoice["id"].clone()),
         ("@newPayment", invoice["payments"][0]["id"].clone()),
@@ -270,6 +271,25 @@ pub async fn contract_ids(app: &TestApp) -> HashMap<&'static str, Value> {
             json!(autoshop::schema::ids::encode("WorkOrder", ready).0),
         ),
     ])
+}
+
+/// The operation that ends the caller's session.
+const ENDS_SESSION: &str = "SignOut";
+
+/// Operations that cannot succeed where the tests run them (no refresh cookie, no second-factor challenge),
+/// each with the user error it must answer: `_userErrors` in examples.json.
+pub fn expected_user_errors() -> HashMap<String, String> {
+    let examples: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("frontend-contract/examples.json")).expect("examples"),
+    )
+    .expect("examples.json is JSON");
+    examples["_userErrors"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "_")
+        .map(|(k, v)| (k.clone(), v.as_str().expect("a code").to_owned()))
+        .collect()
 }
 
 /// Runs every contract operation with `token` (queries first, then mutations in file order: UpdateCustomer
@@ -283,88 +303,93 @@ pub async fn run_contract(
         &std::fs::read_to_string(root().join("frontend-contract/examples.json")).expect("examples"),
     )
     .expect("examples.json is JSON");
-    let files = contract_files();
     let hashes = hashes_by_operation();
-    let mut results = Vec::new();
+    // Queries first, then mutations, each in file order; signing out ends the session the run uses, so last.
+    let mut order = Vec::new();
     for pass in [OperationType::Query, OperationType::Mutation] {
-        for file in &files {
-            let text = std::fs::read_to_string(file).expect("read");
+        for file in contract_files() {
+            let text = std::fs::read_to_string(&file).expect("read");
             let doc = parse_query(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            let mut ops: Vec<_> = doc.operations.iter().collect();
-            ops.sort_by_key(|(_, op)| (op.pos.line, op.pos.column));
-            for (name, op) in ops {
-                if op.node.ty != pass {
-                    continue;
-                }
-                let name = name
-                    .unwrap_or_else(|| {
+            let mut ops: Vec<_> = doc
+                .operations
+                .iter()
+                .filter(|(_, op)| op.node.ty == pass)
+                .map(|(name, op)| {
+                    let name = name.unwrap_or_else(|| {
                         panic!("{}: every contract operation is named", file.display())
-                    })
-                    .to_string();
-                let vars = examples
-                    .get(&name)
-                    .unwrap_or_else(|| panic!("add example variables for {name} to examples.json"));
-                let vars = substitute(vars, known);
-                // As the generated client sends it: by hash, without the text.
-                let hash = hashes
-                    .get(&name)
-                    .unwrap_or_else(|| panic!("{name} is not in the manifest"));
-                let body = app
-                    .post_as(
-                        Some(token),
-                        &json!({
-                            "operationName": name,
-                            "variables": vars,
-                            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
-                        }),
-                    )
-                    .await
-                    .json::<Value>()
-                    .await
-                    .expect("json");
-                // What an operation made, for the operations after it.
-                for (op, field, record, placeholder) in [
-                    (
-                        "CreateCustomer",
-                        "createCustomer",
-                        "customer",
-                        "@newCustomer",
-                    ),
-                    (
-                        "CreateWorkOrder",
-                        "createWorkOrder",
-                        "workOrder",
-                        "@newWorkOrder",
-                    ),
-                    ("IssueInvoice", "issueInvoice", "invoice", "@newInvoice"),
-                    ("RecordPayment", "recordPayment", "payment", "@newPayment"),
-                    ("RequestUpload", "requestUpload", "file", "@newFile"),
-                ] {
-                    if name == op && body["data"][field][record].is_object() {
-                        known.insert(placeholder, body["data"][field][record]["id"].clone());
-                    }
-                }
-                // The browser's part of an upload: the bytes go straight to the store.
-                let upload = &body["data"]["requestUpload"]["upload"];
-                if name == "RequestUpload" && upload.is_object() {
-                    let mut put = app
-                        .client
-                        .put(upload["url"].as_str().expect("url"))
-                        .body(crate::files::png(300));
-                    for h in upload["headers"].as_array().expect("headers") {
-                        let (k, v) = (
-                            h["name"].as_str().expect("k"),
-                            h["value"].as_str().expect("v"),
-                        );
-                        if k != "content-length" {
-                            put = put.header(k, v);
-                        }
-                    }
-                    assert_eq!(put.send().await.expect("PUT").status(), 200);
-                }
-                results.push((name, body));
+                    });
+                    ((op.pos.line, op.pos.column), name.to_string())
+                })
+                .collect();
+            ops.sort();
+            order.extend(ops.into_iter().map(|(_, name)| name));
+        }
+    }
+    order.sort_by_key(|name| name == ENDS_SESSION);
+    let mut results = Vec::new();
+    for name in order {
+        let vars = examples
+            .get(&name)
+            .unwrap_or_else(|| panic!("add example variables for {name} to examples.json"));
+        let vars = substitute(vars, known);
+        // As the generated client sends it: by hash, without the text.
+        let hash = hashes
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} is not in the manifest"));
+        let body = app
+            .post_as(
+                Some(token),
+                &json!({
+                    "operationName": name,
+                    "variables": vars,
+                    "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } },
+                }),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .expect("json");
+        // What an operation made, for the operations after it.
+        for (op, field, record, placeholder) in [
+            (
+                "CreateCustomer",
+                "createCustomer",
+                "customer",
+                "@newCustomer",
+            ),
+            (
+                "CreateWorkOrder",
+                "createWorkOrder",
+                "workOrder",
+                "@newWorkOrder",
+            ),
+            ("IssueInvoice", "issueInvoice", "invoice", "@newInvoice"),
+            ("RecordPayment", "recordPayment", "payment", "@newPayment"),
+            ("RequestUpload", "requestUpload", "file", "@newFile"),
+        ] {
+            if name == op && body["data"][field][record].is_object() {
+                known.insert(placeholder, body["data"][field][record]["id"].clone());
             }
         }
+        // The browser's part of an upload: the bytes go straight to the store.
+        let upload = &body["data"]["requestUpload"]["upload"];
+        if name == "RequestUpload" && upload.is_object() {
+            let mut put = app
+                .client
+                .put(upload["url"].as_str().expect("url"))
+                .body(crate::files::png(300));
+            for h in upload["headers"].as_array().expect("headers") {
+                let (k, v) = (
+                    h["name"].as_str().expect("k"),
+                    h["value"].as_str().expect("v"),
+                );
+                if k != "content-length" {
+                    put = put.header(k, v);
+                }
+            }
+            assert_eq!(put.send().await.expect("PUT").status(), 200);
+        }
+        results.push((name, body));
     }
     results
 }
@@ -380,12 +405,16 @@ async fn every_contract_operation_runs_by_hash_against_the_demo_shop_where_only_
         .spawn_beside_with(&[("AUTOSHOP_TRUSTED_DOCUMENTS", "enforce")])
         .await;
     let results = run_contract(&app, &dev.owner_token, &mut known).await;
+    let expected = expected_user_errors();
     for (name, body) in &results {
         assert!(body.get("errors").is_none(), "{name} failed: {body:#}");
         let data = body["data"].as_object().expect("data");
         for (_, field) in data {
             if let Some(errors) = field.get("errors") {
-                assert_eq!(errors, &json!([]), "{name} returned user errors: {body:#}");
+                match expected.get(name) {
+                    Some(code) => assert_eq!(errors[0]["code"], json!(code), "{name}: {body:#}"),
+                    None => assert_eq!(errors, &json!([]), "{name} returned user errors: {body:#}"),
+                }
             }
         }
     }

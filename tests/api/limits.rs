@@ -243,7 +243,7 @@ async fn production_mode_hides_graphiql_introspection_and_suggestions() {
 }
 
 #[tokio::test]
-async fn development_mode_serves_graphiql_on_get() {
+async fn development_mode_serves_the_bundled_explorer_on_get_with_nothing_from_a_cdn() {
     let app = TestApp::spawn().await;
     let res = app
         .client
@@ -252,7 +252,70 @@ async fn development_mode_serves_graphiql_on_get() {
         .await
         .expect("get");
     assert_eq!(res.status(), 200);
-    assert!(res.text().await.expect("text").contains("graphiql"));
+    let page = res.text().await.expect("text");
+    assert!(page.contains("API explorer"), "{page}");
+    for outside in ["unpkg", "jsdelivr", "cdn", "https://"] {
+        assert!(
+            !page.contains(outside),
+            "the explorer loads nothing from {outside}: {page}"
+        );
+    }
+    let script = page
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a bundled script");
+    let js = app
+        .client
+        .get(app.url(script))
+        .send()
+        .await
+        .expect("script");
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.expect("js").contains("graphiql"));
+}
+
+#[tokio::test]
+async fn the_console_is_served_at_the_root_with_a_strict_content_security_policy() {
+    let app = TestApp::spawn().await;
+    let res = app.client.get(app.url("/")).send().await.expect("get /");
+    assert_eq!(res.status(), 200);
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(header(&res, "content-type").starts_with("text/html"));
+    let csp = header(&res, "content-security-policy");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let page = res.text().await.expect("html");
+    let script = page
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the console's script");
+    assert!(script.starts_with("/assets/"), "{script}");
+    let js = app
+        .client
+        .get(app.url(script))
+        .send()
+        .await
+        .expect("script");
+    assert_eq!(js.status(), 200);
+    assert!(header(&js, "content-type").contains("javascript"));
+    assert!(header(&js, "cache-control").contains("immutable"));
+    let missing = app
+        .client
+        .get(app.url("/assets/nothing.js"))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(missing.status(), 404);
 }
 
 /// Sends `n` anonymous `{ __typename }` (one unit each), in turn to each of `apps`; how many were let through.

@@ -139,3 +139,48 @@ async fn sqlite_runs_in_wal_mode_and_enforces_foreign_keys() {
     .await;
     assert!(bad.is_err(), "a dangling foreign key was accepted");
 }
+
+#[tokio::test]
+async fn the_demo_shop_lets_one_member_of_staff_per_built_in_role_sign_in_where_they_work() {
+    use autoshop::auth::password::{Hasher, Password};
+    let app = TestApp::spawn().await;
+    app.seed(10, 60).await;
+    let password = "demo-password-123";
+    let hash = Hasher::new(1)
+        .hash(&Password::parse("password", password).expect("password"))
+        .await
+        .expect("hash");
+    let logins = autoshop::seed::demo_logins(&app.db, &hash)
+        .await
+        .expect("demo logins");
+    let roles: Vec<&str> = logins.iter().map(|l| l.role).collect();
+    assert_eq!(roles, ["owner", "service_advisor", "cashier", "mechanic"]);
+    // As after `seed-demo`, the server starts on the seeded database.
+    let app = app.spawn_beside().await;
+    for login in &logins {
+        let token = app.sign_in(&login.email, password).await;
+        let me = app
+            .gql_as(
+                Some(&token),
+                "{ myAccess { roles { role locationId } } }",
+                json!({}),
+            )
+            .await;
+        let held = &me["data"]["myAccess"]["roles"];
+        assert_eq!(held.as_array().map(Vec::len), Some(1), "{me}");
+        assert_eq!(held[0]["role"], login.role);
+        assert_eq!(
+            held[0]["locationId"].is_null(),
+            login.role == "owner",
+            "only the owner works everywhere"
+        );
+    }
+    let again = autoshop::seed::demo_logins(&app.db, &hash)
+        .await
+        .expect("twice");
+    assert_eq!(
+        again.len(),
+        4,
+        "running it again changes nothing but the password"
+    );
+}

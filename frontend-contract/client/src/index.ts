@@ -47,12 +47,18 @@ export function persisted(document: PersistedDocument<unknown, unknown>): { oper
   return { operationName: operation.name.value, sha256Hash: hash.replace(/^sha256:/, '') };
 }
 
-export function createClient(options: ClientOptions = {}) {
+/** A function that runs a document: `request(CustomerCardDocument, { id })`. */
+export type Request = <TResult, TVariables>(
+  document: PersistedDocument<TResult, TVariables>,
+  variables?: TVariables,
+) => Promise<TResult>;
+
+export function createClient(options: ClientOptions = {}): Request {
   const endpoint = options.endpoint ?? '/graphql';
-  const send = options.fetch ?? fetch;
+  const send = options.fetch ?? ((input, init) => fetch(input, init));
   return async function request<TResult, TVariables>(
     document: PersistedDocument<TResult, TVariables>,
-    ...[variables]: TVariables extends Record<string, never> ? [] | [TVariables] : [TVariables]
+    variables?: TVariables,
   ): Promise<TResult> {
     const { operationName, sha256Hash } = persisted(document as PersistedDocument<unknown, unknown>);
     const response = await send(endpoint, {
@@ -65,8 +71,15 @@ export function createClient(options: ClientOptions = {}) {
         extensions: { persistedQuery: { version: 1, sha256Hash } },
       }),
     });
-    const body = (await response.json()) as { data?: TResult; errors?: ApiError[] };
-    if (body.errors?.length || body.data == null) {
+    let body: { data?: TResult; errors?: ApiError[] };
+    try {
+      body = (await response.json()) as { data?: TResult; errors?: ApiError[] };
+    } catch {
+      body = { errors: [{ message: `HTTP ${response.status}`, extensions: { code: 'internal' } }] };
+    }
+    // Data with errors beside it is an answer: fields the caller may not see come back null, each with an
+    // error naming its path. Only a request that produced no data at all fails.
+    if (body.data == null) {
       const retry = Number(response.headers.get('retry-after'));
       throw new GraphQLRequestError(
         body.errors ?? [{ message: 'no data' }],
