@@ -87,12 +87,17 @@ impl App {
         crate::services::reference::seed_directories(&db).await?;
         // Sessions ended, staff and policy changes and board events reach the other replicas through Redis;
         // alone, there is nobody to tell.
-        if let Some(r) = &settings.redis {
-            let (client, conn) = crate::redis_conn::connect(r.url.expose()).await?;
-            db.fanout
-                .share(client, conn, format!("{}changes", r.prefix))
-                .await;
-        }
+        // The same multiplexed connection carries the replicas' budgets.
+        let limiter = Arc::new(match &settings.redis {
+            Some(r) => {
+                let (client, conn) = crate::redis_conn::connect(r.url.expose()).await?;
+                db.fanout
+                    .share(client, conn.clone(), format!("{}changes", r.prefix))
+                    .await;
+                RateLimiter::shared(settings.rate_limits, conn, &r.prefix)
+            }
+            None => RateLimiter::in_process(settings.rate_limits),
+        });
         let remember_for = settings.database.remember_for;
         let policy = Policy::load(db.conn.clone(), Arc::clone(&db.fanout), remember_for).await?;
         let events = crate::events::Events::new(Arc::clone(&db.fanout));
@@ -106,13 +111,6 @@ impl App {
         let search = crate::search::open(&settings.search).await?;
         crate::search::outbox::relay(db.clone(), Arc::clone(&search), settings.search.relay_every)
             .await;
-        let limiter = Arc::new(match &settings.redis {
-            Some(r) => {
-                let (_, conn) = crate::redis_conn::connect(r.url.expose()).await?;
-                RateLimiter::shared(settings.rate_limits, conn, &r.prefix)
-            }
-            None => RateLimiter::in_process(settings.rate_limits),
-        });
         let trusted = Arc::new(TrustedDocuments::compiled_in(settings.trusted_documents)?);
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -291,16 +289,15 @@ async fn graphql(
         .limiter
         .charge(&draws(&caller, ip, cost, budget))
         .await;
-    let refused = if !verdict.allowed {
-        None
-    } else if (!public || integration) && !caller.is_authenticated() {
-        Some(unauthenticated(rejected))
-    } else {
-        None
-    };
-    if !verdict.allowed || refused.is_some() {
+    // Over budget, nothing runs (429); without credentials, only public fields and never an unproven API key.
+    let unauthenticated = (!public || integration) && !caller.is_authenticated();
+    if !verdict.allowed || unauthenticated {
         limits::record(operation.as_deref(), false, started.elapsed());
-        let errors = refused.into_iter().collect();
+        let errors = if verdict.allowed {
+            vec![unauthenticated_error(rejected)]
+        } else {
+            Vec::new()
+        };
         return respond(&s, async_graphql::Response::from_errors(errors), verdict);
     }
     let schema = if fresh.is_some() {
@@ -354,7 +351,7 @@ fn draws(
 }
 
 /// The error for a request whose credentials did not hold, by why.
-fn unauthenticated(rejected: Option<Rejected>) -> async_graphql::ServerError {
+fn unauthenticated_error(rejected: Option<Rejected>) -> async_graphql::ServerError {
     let (message, code) = match rejected {
         Some(Rejected::Token) => (
             "the access token is invalid or has expired",
@@ -374,6 +371,9 @@ fn unauthenticated(rejected: Option<Rejected>) -> async_graphql::ServerError {
     coded(message, code)
 }
 
+/// The budget left, on every response: the limit, what remains, and the seconds until the bucket is full.
+const RATE_LIMIT_HEADERS: [&str; 3] = ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"];
+
 /// The HTTP answer: 429 with `Retry-After` when the budget refused (nothing ran), otherwise the GraphQL
 /// response; either way the budget left, in the `RateLimit-*` headers.
 fn respond(s: &HttpState, response: async_graphql::Response, verdict: Verdict) -> Response {
@@ -391,10 +391,11 @@ fn respond(s: &HttpState, response: async_graphql::Response, verdict: Verdict) -
     };
     let reset = verdict.reset(s.app.limiter.quotas()).as_secs_f64().ceil() as u64;
     let headers = http.headers_mut();
+    let [limit, remaining, reset_at] = RATE_LIMIT_HEADERS;
     for (name, value) in [
-        ("ratelimit-limit", u64::from(verdict.limit)),
-        ("ratelimit-remaining", u64::from(verdict.remaining)),
-        ("ratelimit-reset", reset),
+        (limit, u64::from(verdict.limit)),
+        (remaining, u64::from(verdict.remaining)),
+        (reset_at, reset),
     ] {
         headers.insert(name, value.into());
     }
@@ -596,12 +597,11 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers([
-            header::RETRY_AFTER,
-            header::HeaderName::from_static("ratelimit-limit"),
-            header::HeaderName::from_static("ratelimit-remaining"),
-            header::HeaderName::from_static("ratelimit-reset"),
-        ])
+        .expose_headers(
+            std::iter::once(header::RETRY_AFTER)
+                .chain(RATE_LIMIT_HEADERS.map(header::HeaderName::from_static))
+                .collect::<Vec<_>>(),
+        )
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))
 }

@@ -387,7 +387,14 @@ pub async fn run_contract(
                     put = put.header(k, v);
                 }
             }
-            assert_eq!(put.send().await.expect("PUT").status(), 200);
+            let put = put.send().await.expect("PUT");
+            let status = put.status();
+            assert_eq!(
+                status,
+                200,
+                "the store refused the PUT: {}",
+                put.text().await.unwrap_or_default()
+            );
         }
         results.push((name, body));
     }
