@@ -8,6 +8,7 @@ mod m20261122_000002_identity;
 mod m20261122_000003_roles;
 mod m20261122_000004_history_index;
 mod m20261204_000005_pending_email;
+mod m20261205_000006_file_grants;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_roles::Migration),
             Box::new(m20261122_000004_history_index::Migration),
             Box::new(m20261204_000005_pending_email::Migration),
+            Box::new(m20261205_000006_file_grants::Migration),
         ]
     }
 }

@@ -52,6 +52,9 @@ pub struct UpdateUserInput {
     pub email: Option<String>,
     pub name: Option<String>,
     pub phone: MaybeUndefined<String>,
+    /// Your password: asked when you change your own e-mail, so that a borrowed session cannot move the
+    /// account (and its password resets) to another address.
+    pub current_password: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -183,6 +186,7 @@ impl UpdateUserInput {
                     .map(|n| non_empty("name", n))
                     .transpose()?,
                 phone,
+                current_password: self.current_password,
             },
         ))
     }
@@ -341,7 +345,7 @@ impl UserMutation {
         let s = state(ctx);
         let r = async {
             let id = ids::decode_as("ApiKey", &input.id, "id")?;
-            api_keys::revoke(&s.db, &caller(ctx), id).await
+            api_keys::revoke(&s.db, &s.policy, &caller(ctx), access(ctx), id).await
         };
         let (key, errors) = split(r.await)?;
         Ok(ApiKeyPayload {

@@ -42,25 +42,7 @@ pub async fn create(
             format!("no role with the key `{}`", new.role),
         ));
     }
-    if new.role == crate::auth::catalog::OWNER && !access.is_owner() {
-        return Err(AppError::invalid(
-            "role",
-            "escalation",
-            "only the shop's owners make keys that act as owners",
-        ));
-    }
-    for p in policy.grants_of(&new.role).await {
-        if !access.everywhere(p) {
-            return Err(AppError::invalid(
-                "role",
-                "escalation",
-                format!(
-                    "the key would hold `{}`, which you do not hold everywhere",
-                    p.key()
-                ),
-            ));
-        }
-    }
+    may_wield(policy, access, &new.role, "role").await?;
     if new.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(AppError::invalid(
             "expiresAt",
@@ -91,13 +73,20 @@ pub async fn create(
     Ok((key, secret))
 }
 
-pub async fn revoke(db: &Db, caller: &Caller, id: Uuid) -> AppResult<api_keys::Model> {
+pub async fn revoke(
+    db: &Db,
+    policy: &Policy,
+    caller: &Caller,
+    access: &Access,
+    id: Uuid,
+) -> AppResult<api_keys::Model> {
     let tx = db.write_tx().await?;
     let before = api_keys::Entity::find_by_id(id)
         .filter(api_keys::Column::RevokedAt.is_null())
         .one(&tx)
         .await?
         .ok_or(AppError::NotFound)?;
+    may_wield(policy, access, &before.role, "id").await?;
     let mut a = before.clone().into_active_model();
     let now = Utc::now();
     a.revoked_at = Set(Some(now));
@@ -115,6 +104,31 @@ pub async fn revoke(db: &Db, caller: &Caller, id: Uuid) -> AppResult<api_keys::M
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// A key acts with its role everywhere, so only someone who holds every permission of that role everywhere
+/// makes one or revokes one: a user manager cannot mint an owner's key, nor cut off the owner's integrations.
+async fn may_wield(policy: &Policy, access: &Access, role: &str, field: &str) -> AppResult<()> {
+    if role == crate::auth::catalog::OWNER && !access.is_owner() {
+        return Err(AppError::invalid(
+            field,
+            "escalation",
+            "only the shop's owners make or revoke keys that act as owners",
+        ));
+    }
+    for p in policy.grants_of(role).await {
+        if !access.everywhere(p) {
+            return Err(AppError::invalid(
+                field,
+                "escalation",
+                format!(
+                    "the key holds `{}`, which you do not hold everywhere",
+                    p.key()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Integration keys, newest first, one page.

@@ -45,6 +45,8 @@ pub struct UserChanges {
     pub email: Option<Email>,
     pub name: Option<NonEmpty>,
     pub phone: Option<Option<Phone>>,
+    /// Needed only to change one's own e-mail.
+    pub current_password: Option<String>,
 }
 
 pub async fn owner_exists(db: &Db) -> AppResult<bool> {
@@ -220,6 +222,23 @@ pub async fn update(
     ch: UserChanges,
 ) -> AppResult<users::Model> {
     may_act_on(who.policy, who.access, id).await?;
+    if ch.email.is_some() && who.access.user_id == Some(id) {
+        // Whoever holds the session could otherwise confirm an address of theirs and then reset the password.
+        let Some(password) = ch.current_password.as_deref().filter(|p| !p.is_empty()) else {
+            return Err(AppError::invalid(
+                "currentPassword",
+                "required",
+                "enter your password to change your own e-mail",
+            ));
+        };
+        confirm_password(
+            auth,
+            &me(db, &who.caller).await?,
+            password,
+            "currentPassword",
+        )
+        .await?;
+    }
     let edited = edit::<users::ActiveModel>(
         db,
         &who.caller,

@@ -83,11 +83,13 @@ fn base_env(database_url: &str) -> HashMap<String, String> {
         // Replicas here hear every change; the tests of the time bound set their own. A periodic reload of the
         // access rules would otherwise land in the statement counts of the N+1 tests.
         ("AUTOSHOP_CACHE_TTL_SECS".into(), "3600".into()),
-        // Each app's built-in object store listens on a port of its own, under this run's folder.
+        // Each app's built-in object store listens on a port of its own, under a folder of its own: s3s-fs names
+        // its part files by a counter per store and sweeps them at start, so two stores on one folder clobber
+        // each other's uploads (seen as a 500 on a PUT in a full run). Replicas beside an app share its folder.
         ("AUTOSHOP_S3_EMBEDDED_LISTEN".into(), "127.0.0.1:0".into()),
         (
             "AUTOSHOP_DATA_DIR".into(),
-            sqlite_dir().display().to_string(),
+            sqlite_dir().join(unique("data")).display().to_string(),
         ),
         // The search relay looks for work once at start and then rarely, so that no statement of its lands in
         // the statement counts of the N+1 tests; the search tests ask for it often.

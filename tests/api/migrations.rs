@@ -64,3 +64,47 @@ async fn an_app_refuses_to_start_on_a_database_behind_when_auto_migrate_is_off()
     let err = autoshop::App::build(settings).await.err().expect("refused");
     assert!(format!("{err:#}").contains("autoshop migrate"), "{err:#}");
 }
+
+/// The `file` actions a role holds, sorted.
+async fn file_grants(conn: &sea_orm::DatabaseConnection, role: &str) -> Vec<String> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!(
+                "SELECT v3 FROM casbin_rule WHERE ptype = 'p' AND v0 = '{role}' AND v2 = 'file' ORDER BY v3"
+            ),
+        ))
+        .await
+        .expect("rules");
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "v3").expect("v3"))
+        .collect()
+}
+
+#[tokio::test]
+async fn roles_made_before_files_existed_get_the_file_grants_a_new_shop_starts_with() {
+    let db = TestDb::new().await;
+    let conn = Database::connect(&db.url).await.expect("connect");
+    let fresh = file_grants(&conn, "mechanic").await;
+    assert_eq!(fresh, ["read", "upload"], "a new shop's mechanic");
+    // A shop from before files: no role but the owner's holds a file permission, and the migration is to come.
+    // Its owner had, though, already taken `file:delete` from the advisors by hand.
+    for sql in [
+        "DELETE FROM casbin_rule WHERE ptype = 'p' AND v2 = 'file' AND v0 IN ('mechanic', 'cashier')",
+        "DELETE FROM casbin_rule WHERE ptype = 'p' AND v2 = 'file' AND v3 = 'delete' AND v0 = 'service_advisor'",
+        "DELETE FROM seaql_migrations WHERE version = 'm20261205_000006_file_grants'",
+    ] {
+        conn.execute_unprepared(sql).await.expect(sql);
+    }
+    assert!(file_grants(&conn, "cashier").await.is_empty());
+
+    Migrator::up(&conn, None).await.expect("up");
+    assert_eq!(file_grants(&conn, "mechanic").await, fresh);
+    assert_eq!(file_grants(&conn, "cashier").await, ["read", "upload"]);
+    assert_eq!(
+        file_grants(&conn, "service_advisor").await,
+        ["read", "upload"],
+        "a role with file rights of the owner's choosing keeps them as they are"
+    );
+    conn.close().await.ok();
+}

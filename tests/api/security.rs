@@ -741,3 +741,105 @@ async fn with_the_database_down_requests_get_a_retryable_unavailable_and_service
         "the requests right after recovery are served: no dead pooled connection is handed out"
     );
 }
+
+#[tokio::test]
+async fn changing_your_own_email_asks_for_your_password() {
+    let app = TestApp::spawn().await;
+    let (owner, version) = me(&app, &app.owner_token).await;
+    let change = |password: Option<&str>| {
+        let mut input = json!({ "id": owner, "version": version, "email": "olga@elsewhere.test" });
+        if let Some(p) = password {
+            input["currentPassword"] = json!(p);
+        }
+        json!({ "input": input })
+    };
+    // A borrowed session alone cannot move the account to an address its holder reads.
+    for (password, code) in [
+        (None, "required"),
+        (Some("not-the-password"), "invalid_credentials"),
+    ] {
+        let body = app.ok(UPDATE_USER, change(password)).await;
+        assert_eq!(body["updateUser"]["errors"][0]["code"], code, "{body}");
+        assert_eq!(body["updateUser"]["user"], Value::Null);
+    }
+    assert_eq!(
+        app.count("outbox WHERE topic LIKE 'notification.email_change%'")
+            .await,
+        0,
+        "nothing was sent"
+    );
+    let body = app.ok(UPDATE_USER, change(Some(OWNER_PASSWORD))).await;
+    assert_eq!(body["updateUser"]["errors"], json!([]), "{body}");
+    assert_eq!(
+        body["updateUser"]["user"]["pendingEmail"],
+        "olga@elsewhere.test"
+    );
+    // The owner changing someone else's address answers for it with their own session, as before.
+    let (sam, _) = app.staff_with_role("sam@shop.test", "cashier", None).await;
+    let other = app
+        .ok(
+            UPDATE_USER,
+            json!({ "input": { "id": sam, "version": 1, "email": "sam.new@shop.test" } }),
+        )
+        .await;
+    assert_eq!(other["updateUser"]["errors"], json!([]), "{other}");
+}
+
+#[tokio::test]
+async fn a_key_manager_cannot_revoke_a_key_that_holds_more_than_they_do() {
+    const CREATE: &str = "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id } secret errors { code } } }";
+    const REVOKE: &str = "mutation($input: ApiKeyIdInput!) { revokeApiKey(input: $input) { apiKey { revokedAt } errors { code field } } }";
+    let app = TestApp::spawn().await;
+    let keys = role_with(&app, "Key admin", &["api_key:manage"]).await;
+    let (_, admin) = app.staff_with_role("keys@shop.test", &keys, None).await;
+    let owners = app
+        .ok(
+            CREATE,
+            json!({ "input": { "name": "Accounting sync", "role": "owner" } }),
+        )
+        .await;
+    let owners_key = owners["createApiKey"]["apiKey"]["id"].clone();
+    let secret = owners["createApiKey"]["secret"].as_str().expect("secret");
+
+    let refused = app
+        .gql_as(
+            Some(&admin),
+            REVOKE,
+            json!({ "input": { "id": owners_key } }),
+        )
+        .await;
+    assert_eq!(
+        refused["data"]["revokeApiKey"]["errors"][0],
+        json!({ "code": "escalation", "field": ["input", "id"] }),
+        "{refused}"
+    );
+    assert_eq!(
+        app.gql_as(Some(secret), "{ customers { totalCount } }", json!({}))
+            .await["errors"],
+        Value::Null,
+        "the owner's integration still works"
+    );
+
+    // A key of their own role is theirs to make and to revoke.
+    let own = app
+        .gql_as(
+            Some(&admin),
+            CREATE,
+            json!({ "input": { "name": "Backup", "role": keys } }),
+        )
+        .await;
+    assert_eq!(own["data"]["createApiKey"]["errors"], json!([]), "{own}");
+    let revoked = app
+        .gql_as(
+            Some(&admin),
+            REVOKE,
+            json!({ "input": { "id": own["data"]["createApiKey"]["apiKey"]["id"] } }),
+        )
+        .await;
+    assert_eq!(
+        revoked["data"]["revokeApiKey"]["errors"],
+        json!([]),
+        "{revoked}"
+    );
+    assert!(revoked["data"]["revokeApiKey"]["apiKey"]["revokedAt"].is_string());
+}
