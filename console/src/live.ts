@@ -6,11 +6,14 @@ export function subscribe<TResult, TVariables>(
   document: PersistedDocument<TResult, TVariables>,
   variables: TVariables,
   onEvent: (data: TResult) => void,
+  /** Called when the socket is back after a drop: events sent meanwhile were missed. */
+  onReconnect?: () => void,
 ): () => void {
   const { operationName, sha256Hash } = persisted(document as PersistedDocument<unknown, unknown>);
   let socket: WebSocket | null = null;
   let closed = false;
   let retry = 500;
+  let dropped = false;
   const open = () => {
     const url = new URL('/graphql/ws', window.location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -19,6 +22,8 @@ export function subscribe<TResult, TVariables>(
     socket.onmessage = (m) => {
       const msg = JSON.parse(String(m.data)) as { type: string; payload?: { data?: TResult } };
       if (msg.type === 'connection_ack') {
+        if (dropped) onReconnect?.();
+        dropped = false;
         retry = 500;
         socket?.send(
           JSON.stringify({
@@ -35,6 +40,7 @@ export function subscribe<TResult, TVariables>(
     };
     socket.onclose = () => {
       if (!closed) {
+        dropped = true;
         setTimeout(open, retry);
         retry = Math.min(retry * 2, 10_000);
       }

@@ -1,9 +1,10 @@
 // The reference shop console: sign-in, the live board, customers with their files, work orders and invoices,
 // search, and the owner's roles screen. Every call is a trusted document of frontend-contract/, sent by hash.
 import { html, render, type TemplateResult } from 'lit';
-import { MeDocument, SignOutDocument } from '../../frontend-contract/client/src/index';
+import { AccessLiveDocument, MeDocument, SignOutDocument } from '../../frontend-contract/client/src/index';
 import { call, onSignedOut, type Me } from './api';
 import { describe } from './errors';
+import { subscribe } from './live';
 import { signIn } from './screens/signin';
 import { board } from './screens/board';
 import { customerList, customerCard } from './screens/customers';
@@ -114,11 +115,36 @@ function nav(m: Me): TemplateResult {
 async function loadMe(): Promise<boolean> {
   try {
     me = await call(MeDocument);
+    followAccess();
     return true;
   } catch {
     me = null;
+    followAccess();
     return false;
   }
+}
+
+// What the signed-in user may do changes when the owner edits a role: the server pushes it and the buttons
+// follow at once. After a dropped connection, whatever changed meanwhile is read again.
+let stopAccess: (() => void) | null = null;
+function followAccess(): void {
+  if (!me) {
+    stopAccess?.();
+    stopAccess = null;
+    return;
+  }
+  stopAccess ??= subscribe(
+    AccessLiveDocument,
+    {},
+    (data) => {
+      if (!me) return;
+      me = { ...me, myAccess: data.myAccessChanged };
+      draw();
+    },
+    async () => {
+      if (await loadMe()) draw();
+    },
+  );
 }
 
 async function signedIn(): Promise<void> {
@@ -133,23 +159,15 @@ async function signOut(): Promise<void> {
     shell.flash(describe(e));
   }
   me = null;
+  followAccess();
   show();
 }
 
 onSignedOut(() => {
   me = null;
+  followAccess();
   show();
 });
-
-// What the signed-in user may do can change while they work (the owner edits a role): asked again every few
-// seconds, and the buttons follow.
-setInterval(async () => {
-  if (!me || document.hidden) return;
-  const before = JSON.stringify(me.myAccess);
-  if ((await loadMe()) && JSON.stringify(me?.myAccess) !== before) {
-    draw();
-  }
-}, 3000);
 
 window.addEventListener('hashchange', show);
 void loadMe().then(show);

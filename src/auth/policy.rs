@@ -250,7 +250,7 @@ pub struct Holding {
 }
 
 /// What one caller may do, worked out once per request from the enforcer's rules.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
     pub user_id: Option<Uuid>,
     grants: HashMap<Perm, Scope>,
@@ -325,6 +325,8 @@ pub struct Policy {
     /// Each subject's access under the rules of a generation: the same caller asks again and again, and
     /// the rules change only when the owner edits them.
     worked_out: Mutex<HashMap<String, (u64, Arc<Access>)>>,
+    /// The generation, for those who follow the rules as they change (the live `myAccessChanged`).
+    reloaded: tokio::sync::watch::Sender<u64>,
 }
 
 /// Subjects whose access is remembered at most; past this the memory starts over.
@@ -372,6 +374,7 @@ impl Policy {
             fanout: Arc::clone(&fanout),
             generation: AtomicU64::new(0),
             worked_out: Mutex::default(),
+            reloaded: tokio::sync::watch::Sender::new(0),
         });
         let weak = Arc::downgrade(&me);
         fanout.on("policy", move |_| {
@@ -398,7 +401,9 @@ impl Policy {
         let mut enforcer = self.enforcer.write().await;
         let loaded = enforcer.load_policy().await;
         // Even a failed load may have changed the rules half way: nothing worked out before it stands.
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        drop(enforcer);
+        self.reloaded.send_replace(generation);
         loaded?;
         Ok(())
     }
@@ -407,6 +412,11 @@ impl Policy {
         if let Err(e) = self.reload().await {
             tracing::error!(error = format!("{e:#}"), "reloading the access policy");
         }
+    }
+
+    /// Marked changed by every reload from now on (a periodic one too, which may change nothing).
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reloaded.subscribe()
     }
 
     /// Reloads here and tells the other replicas to do the same. Call it after the change has committed.

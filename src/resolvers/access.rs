@@ -121,7 +121,7 @@ fn effective_permission(p: Perm, scope: &Scope) -> EffectivePermission {
     }
 }
 
-fn effective(a: &Access) -> EffectiveAccess {
+pub(crate) fn effective(a: &Access) -> EffectiveAccess {
     let mut permissions: Vec<EffectivePermission> = a
         .permissions()
         .map(|(p, scope)| effective_permission(p, scope))

@@ -633,3 +633,33 @@ fn describe(granted: &[(String, String)]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The caller's access each time a change of the rules changes it (`since` is what they were last told), until
+/// their session or key stops being valid. Every replica reloads its rules on every change, so this follows
+/// changes made through any of them, and those written outside the server at the next periodic reload.
+pub fn access_changes(
+    db: Db,
+    policy: std::sync::Arc<Policy>,
+    caller: Caller,
+    since: Access,
+) -> impl futures_util::Stream<Item = std::sync::Arc<Access>> + use<> {
+    let reloads = policy.reloads();
+    futures_util::stream::unfold(
+        (reloads, db, policy, caller, since),
+        |(mut reloads, db, policy, caller, last)| async move {
+            loop {
+                reloads.changed().await.ok()?;
+                let now = policy.access(&caller).await;
+                if *now == last {
+                    continue;
+                }
+                // A subscriber signed out, blocked or revoked since hears nothing more.
+                if !crate::auth::still_valid(&db, &caller).await {
+                    return None;
+                }
+                let last = (*now).clone();
+                return Some((now, (reloads, db, policy, caller, last)));
+            }
+        },
+    )
+}

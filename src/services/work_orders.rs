@@ -820,19 +820,20 @@ pub async fn find_visible(
 }
 
 /// The work orders the caller sees as they are created or change (at `location`, when given), each read and
-/// checked when its event arrives. The stream ends when the caller's session or key stops being valid.
+/// checked when its event arrives, against the caller's access as the rules stand then (a right the owner
+/// takes away stops the events it allowed). The stream ends when the caller's session or key stops being valid.
 pub fn changes(
     db: Db,
     events: &crate::events::Events,
-    access: Access,
+    policy: std::sync::Arc<crate::auth::policy::Policy>,
     caller: Caller,
     location: Option<Uuid>,
 ) -> impl futures_util::Stream<Item = work_orders::Model> + use<> {
     use tokio::sync::broadcast::error::RecvError;
     let rx = events.subscribe();
     futures_util::stream::unfold(
-        (rx, db, access, caller),
-        move |(mut rx, db, who, caller)| async move {
+        (rx, db, policy, caller),
+        move |(mut rx, db, policy, caller)| async move {
             loop {
                 match rx.recv().await {
                     Ok(e) if location.is_none_or(|l| l == e.location_id) => {
@@ -840,8 +841,9 @@ pub fn changes(
                         if !crate::auth::still_valid(&db, &caller).await {
                             return None;
                         }
+                        let who = policy.access(&caller).await;
                         if let Ok(Some(wo)) = find_visible(&db, &who, e.id).await {
-                            return Some((wo, (rx, db, who, caller)));
+                            return Some((wo, (rx, db, policy, caller)));
                         }
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}

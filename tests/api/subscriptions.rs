@@ -1,5 +1,6 @@
-//! The live board over GraphQL-over-WebSocket: events reach those who may see the order, nobody else; only
-//! subscriptions run there; signing in is required.
+//! The live board and the caller's live access over GraphQL-over-WebSocket: events reach those who may see the
+//! order, nobody else, as the rules stand when the event comes; only subscriptions run there; signing in is
+//! required.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, is_postgres};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -58,14 +59,64 @@ async fn next(ws: &mut Socket, wait: Duration) -> Option<Value> {
     }
 }
 
-/// The contract's live board, as the SPA sends it.
-fn board() -> String {
+/// A contract document, as the SPA sends it.
+fn contract(file: &str) -> String {
     std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("frontend-contract/board-live.graphql"),
+            .join("frontend-contract")
+            .join(file),
     )
-    .expect("board-live.graphql")
+    .expect(file)
 }
+
+fn board() -> String {
+    contract("board-live.graphql")
+}
+
+/// A connection signed in with `token`, acknowledged, running `query` with `variables` as subscription "1".
+async fn subscribed(app: &TestApp, token: &str, query: &str, variables: Value) -> Socket {
+    let mut ws = connect(app, Some(token)).await;
+    assert_eq!(
+        next(&mut ws, Duration::from_secs(5))
+            .await
+            .map(|m| m["type"].clone()),
+        Some(json!("connection_ack"))
+    );
+    send(
+        &mut ws,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
+    )
+    .await;
+    // Let the subscription start before whatever the test changes next.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws
+}
+
+/// A customer with a car, and a location: what a new work order needs.
+async fn order_input(app: &TestApp, complaint: &str) -> Value {
+    let d = app
+        .ok("{ customers(first: 20) { edges { node { id vehicles { id } } } } locations { edges { node { id } } } }", json!({}))
+        .await;
+    let c = d["customers"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| &e["node"])
+        .find(|c| c["vehicles"][0].is_object())
+        .expect("a customer with a car");
+    json!({ "input": { "customerId": c["id"], "vehicleId": c["vehicles"][0]["id"], "locationId": d["locations"]["edges"][0]["node"]["id"], "complaint": complaint } })
+}
+
+/// A service advisor (everywhere) of a seeded shop, watching the live board; returns their id and socket.
+async fn an_advisor_on_the_board(app: &TestApp) -> (Value, Socket) {
+    app.seed(4, 0).await;
+    let (user, token) = app
+        .staff_with_role("adv@shop.test", "service_advisor", None)
+        .await;
+    (user, subscribed(app, &token, &board(), json!({})).await)
+}
+
+const CREATE_ORDER: &str = "mutation($input: CreateWorkOrderInput!) { createWorkOrder(input: $input) { workOrder { id } errors { code } } }";
 
 #[tokio::test]
 async fn the_board_hears_of_a_change_at_once_and_another_locations_staff_do_not() {
@@ -200,47 +251,131 @@ async fn only_signed_in_subscriptions_run_over_the_websocket() {
 #[tokio::test]
 async fn a_subscriber_whose_session_ends_hears_nothing_more() {
     let app = TestApp::spawn().await;
-    app.seed(4, 0).await;
-    let (user, token) = app
-        .staff_with_role("adv@shop.test", "service_advisor", None)
-        .await;
-    let mut ws = connect(&app, Some(&token)).await;
-    assert_eq!(
-        next(&mut ws, Duration::from_secs(5))
-            .await
-            .map(|m| m["type"].clone()),
-        Some(json!("connection_ack"))
-    );
-    send(
-        &mut ws,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": board() } }),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (user, mut ws) = an_advisor_on_the_board(&app).await;
     app.ok(
         "mutation($input: UserIdInput!) { revokeUserSessions(input: $input) { ok } }",
         json!({ "input": { "id": user } }),
     )
     .await;
-    let d = app
-        .ok("{ customers(first: 20) { edges { node { id vehicles { id } } } } locations { edges { node { id } } } }", json!({}))
-        .await;
-    let c = d["customers"]["edges"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| &e["node"])
-        .find(|c| c["vehicles"][0].is_object())
-        .expect("a customer with a car");
-    app.ok(
-        "mutation($input: CreateWorkOrderInput!) { createWorkOrder(input: $input) { errors { code } } }",
-        json!({ "input": { "customerId": c["id"], "vehicleId": c["vehicles"][0]["id"], "locationId": d["locations"]["edges"][0]["node"]["id"], "complaint": "After" } }),
-    )
-    .await;
+    app.ok(CREATE_ORDER, order_input(&app, "After").await).await;
     let msg = next(&mut ws, Duration::from_secs(5)).await;
     assert_eq!(
         msg.map(|m| m["type"].clone()),
         Some(json!("complete")),
         "the stream ends instead of delivering"
     );
+}
+
+/// The keys of the permissions an access payload lists.
+fn permission_keys(access: &Value) -> Vec<String> {
+    access["permissions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["permission"].as_str().expect("key").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_user_hears_at_once_when_the_owner_changes_what_they_may_do_and_only_then() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app
+        .staff_with_role("mech@shop.test", "mechanic", None)
+        .await;
+    let mut ws = subscribed(&app, &token, &contract("access-live.graphql"), json!({})).await;
+    const GRANT: &str = "mutation($input: RolePermissionsInput!) { grantPermissions(input: $input) { errors { code } } }";
+    const REVOKE: &str = "mutation($input: RolePermissionsInput!) { revokePermissions(input: $input) { errors { code } } }";
+
+    // Another role's change is not theirs to hear.
+    let cashier = app.role_id("cashier").await;
+    app.ok(
+        GRANT,
+        json!({ "input": { "roleId": cashier, "permissions": ["vehicle:create"] } }),
+    )
+    .await;
+    assert_eq!(next(&mut ws, Duration::from_millis(500)).await, None);
+
+    let mechanic = app.role_id("mechanic").await;
+    app.ok(
+        REVOKE,
+        json!({ "input": { "roleId": mechanic, "permissions": ["work_order:transition:ready"] } }),
+    )
+    .await;
+    let event = next(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("an event");
+    assert_eq!(event["type"], "next", "{event}");
+    let pushed = &event["payload"]["data"]["myAccessChanged"];
+    let keys = permission_keys(pushed);
+    assert!(
+        !keys.contains(&"work_order:transition:ready".to_owned()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"work_order:transition:in_progress".to_owned()),
+        "{keys:?}"
+    );
+    let asked = app
+        .gql_as(
+            Some(&token),
+            "{ myAccess { roles { role locationId } permissions { permission everywhere locationIds } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        *pushed, asked["data"]["myAccess"],
+        "what was pushed is what they would read"
+    );
+}
+
+#[tokio::test]
+async fn a_right_taken_away_stops_the_board_events_it_allowed() {
+    let app = TestApp::spawn().await;
+    let (user, mut ws) = an_advisor_on_the_board(&app).await;
+    app.ok(CREATE_ORDER, order_input(&app, "Before").await)
+        .await;
+    let heard = next(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("an event");
+    assert_eq!(heard["type"], "next", "{heard}");
+
+    let advisor = app.role_id("service_advisor").await;
+    let taken = app
+        .ok(
+            "mutation($input: RoleAssignmentInput!) { unassignRole(input: $input) { errors { code } } }",
+            json!({ "input": { "userId": user, "roleId": advisor } }),
+        )
+        .await;
+    assert_eq!(taken["unassignRole"]["errors"], json!([]), "{taken}");
+    app.ok(CREATE_ORDER, order_input(&app, "After").await).await;
+    assert_eq!(
+        next(&mut ws, Duration::from_secs(1)).await,
+        None,
+        "an order they may no longer see is not pushed to them"
+    );
+}
+
+#[tokio::test]
+async fn a_user_on_one_replica_hears_of_a_change_made_through_another() {
+    if !is_postgres() {
+        // The embedded backend is one process; replicas share PostgreSQL and Redis.
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let other = app.spawn_beside().await;
+    let (_, token) = app
+        .staff_with_role("mech@shop.test", "mechanic", None)
+        .await;
+    let mut ws = subscribed(&other, &token, &contract("access-live.graphql"), json!({})).await;
+    let mechanic = app.role_id("mechanic").await;
+    app.ok(
+        "mutation($input: RolePermissionsInput!) { grantPermissions(input: $input) { errors { code } } }",
+        json!({ "input": { "roleId": mechanic, "permissions": ["vehicle:create"] } }),
+    )
+    .await;
+    let event = next(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("an event");
+    let keys = permission_keys(&event["payload"]["data"]["myAccessChanged"]);
+    assert!(keys.contains(&"vehicle:create".to_owned()), "{event}");
 }
