@@ -124,8 +124,8 @@ async function loadMe(): Promise<boolean> {
   }
 }
 
-// What the signed-in user may do changes when the owner edits a role: the server pushes it and the buttons
-// follow at once. After a dropped connection, whatever changed meanwhile is read again.
+// What the signed-in user may do changes when the owner edits a role: the server pushes it (first as it is
+// now, so a reconnection misses nothing) and the buttons follow at once.
 let stopAccess: (() => void) | null = null;
 function followAccess(): void {
   if (!me) {
@@ -133,18 +133,11 @@ function followAccess(): void {
     stopAccess = null;
     return;
   }
-  stopAccess ??= subscribe(
-    AccessLiveDocument,
-    {},
-    (data) => {
-      if (!me) return;
-      me = { ...me, myAccess: data.myAccessChanged };
-      draw();
-    },
-    async () => {
-      if (await loadMe()) draw();
-    },
-  );
+  stopAccess ??= subscribe(AccessLiveDocument, {}, (data) => {
+    if (!me || JSON.stringify(me.myAccess) === JSON.stringify(data.myAccessChanged)) return;
+    me = { ...me, myAccess: data.myAccessChanged };
+    draw();
+  });
 }
 
 async function signedIn(): Promise<void> {

@@ -6,7 +6,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::auth::Caller;
 use crate::auth::catalog::Perm;
-use crate::auth::guard::{Require, access};
+use crate::auth::guard::Require;
 use crate::resolvers::access::{EffectiveAccess, effective};
 use crate::schema::types::WorkOrder;
 use crate::schema::{ids, state};
@@ -34,8 +34,8 @@ impl SubscriptionRoot {
         Ok(changes.map(WorkOrder))
     }
 
-    /// What you may do, and where, each time the owner changes it (your roles, or what a role of yours
-    /// holds): the SPA's buttons follow at once, without asking `myAccess` again and again.
+    /// What you may do, and where: at once, then each time the owner changes it (your roles, or what a role of
+    /// yours holds). The SPA's buttons follow at once, without asking `myAccess` again and again.
     #[graphql(guard = "Require::signed_in()")]
     async fn my_access_changed(
         &self,
@@ -43,7 +43,6 @@ impl SubscriptionRoot {
     ) -> impl Stream<Item = EffectiveAccess> + use<> {
         let s = state(ctx);
         let caller = ctx.data_opt::<Caller>().cloned().unwrap_or_default();
-        let since = access(ctx).clone();
-        roles::access_changes(s.db.clone(), s.policy.clone(), caller, since).map(|a| effective(&a))
+        roles::access_changes(s.db.clone(), s.policy.clone(), caller).map(|a| effective(&a))
     }
 }

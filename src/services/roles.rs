@@ -634,31 +634,33 @@ fn describe(granted: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// The caller's access each time a change of the rules changes it (`since` is what they were last told), until
-/// their session or key stops being valid. Every replica reloads its rules on every change, so this follows
+/// The caller's access now, then each time a change of the rules changes it, until their session or key stops
+/// being valid. Starting with the present state leaves no gap between what the subscriber last read and the
+/// first change, also after a reconnection. Every replica reloads its rules on every change, so this follows
 /// changes made through any of them, and those written outside the server at the next periodic reload.
 pub fn access_changes(
     db: Db,
     policy: std::sync::Arc<Policy>,
     caller: Caller,
-    since: Access,
 ) -> impl futures_util::Stream<Item = std::sync::Arc<Access>> + use<> {
+    // Watching before the first reading: a reload between the two is still seen.
     let reloads = policy.reloads();
     futures_util::stream::unfold(
-        (reloads, db, policy, caller, since),
+        (reloads, db, policy, caller, None),
         |(mut reloads, db, policy, caller, last)| async move {
             loop {
-                reloads.changed().await.ok()?;
+                if last.is_some() {
+                    reloads.changed().await.ok()?;
+                }
                 let now = policy.access(&caller).await;
-                if *now == last {
+                if last.as_ref() == Some(&now) {
                     continue;
                 }
                 // A subscriber signed out, blocked or revoked since hears nothing more.
                 if !crate::auth::still_valid(&db, &caller).await {
                     return None;
                 }
-                let last = (*now).clone();
-                return Some((now, (reloads, db, policy, caller, last)));
+                return Some((now.clone(), (reloads, db, policy, caller, Some(now))));
             }
         },
     )

@@ -76,7 +76,13 @@ export function board(shell: Shell, wanted: string | null): Screen {
   };
 
   void load();
-  const stop = subscribe(BoardLiveDocument, { locationId }, () => void load());
+  // After a dropped connection, moves made meanwhile were missed: the whole board is read again.
+  const stop = subscribe(
+    BoardLiveDocument,
+    { locationId },
+    () => void load(),
+    () => void load(),
+  );
 
   const cardView = (c: Card) => {
     const next = NEXT[c.status];
