@@ -19,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::policy::Policy;
+use crate::auth::policy::{Access, Policy};
 use crate::auth::{self, Auth, Rejected};
 use crate::config::{GraphqlLimits, Settings};
 use crate::db::{self, Db};
@@ -537,47 +537,94 @@ async fn graphql_ws(
         integration: Arc::clone(&integration),
         max_aliases: s.app.limits.max_aliases,
     };
+    // The connection's access is worked out once, at `connection_init`, and every field of every event is
+    // checked against it: when a change of the rules changes it, the connection ends (close code 1012, "service
+    // restart": connect again) and the client's next `connection_init` works it out afresh.
+    let (signed_in, access_known) = tokio::sync::oneshot::channel::<(auth::Caller, Arc<Access>)>();
+    let access_changed = access_changes(Arc::clone(&s.app.policy), access_known);
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            async_graphql_axum::GraphQLWebSocket::new(socket, executor, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|t| t.trim_start_matches("Bearer ").to_owned())
-                        .or_else(|| {
-                            payload
-                                .get("accessToken")
-                                .and_then(|v| v.as_str())
-                                .map(str::to_owned)
-                        });
-                    let caller = match token {
-                        Some(t) => {
-                            let mut h = HeaderMap::new();
-                            if let Ok(v) = format!("Bearer {t}").parse() {
-                                h.insert(header::AUTHORIZATION, v);
-                            }
-                            auth::authenticate(&app.db, &app.auth, &h, Some(ip)).await.0
+        .on_upgrade(move |socket| async move {
+            use futures_util::{SinkExt as _, StreamExt as _};
+            let (mut sink, input) = socket.split();
+            let changed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let noted = Arc::clone(&changed);
+            let input = input.take_until(async move {
+                access_changed.await;
+                noted.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            async_graphql_axum::GraphQLWebSocket::new_with_pair(
+                &mut sink, input, executor, protocol,
+            )
+            .on_connection_init(move |payload| async move {
+                let token = payload
+                    .get("authorization")
+                    .or_else(|| payload.get("Authorization"))
+                    .and_then(|v| v.as_str())
+                    .map(|t| t.trim_start_matches("Bearer ").to_owned())
+                    .or_else(|| {
+                        payload
+                            .get("accessToken")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned)
+                    });
+                let caller = match token {
+                    Some(t) => {
+                        let mut h = HeaderMap::new();
+                        if let Ok(v) = format!("Bearer {t}").parse() {
+                            h.insert(header::AUTHORIZATION, v);
                         }
-                        None => on_upgrade,
-                    };
-                    if !caller.is_authenticated() {
-                        return Err(crate::error::AppError::Unauthenticated.into());
+                        auth::authenticate(&app.db, &app.auth, &h, Some(ip)).await.0
                     }
-                    let _ = integration.set(caller.api_key.is_some());
-                    let access = app.policy.access(&caller).await;
-                    // No cache: a subscription lives long, and every event must see the records as they are.
-                    let loaders = loaders::for_request(&app.db, app.limits.loader_delay, false);
-                    let mut data = async_graphql::Data::default();
-                    data.insert(caller);
-                    data.insert(access);
-                    data.insert(loaders);
-                    Ok(data)
-                })
-                .serve()
+                    None => on_upgrade,
+                };
+                if !caller.is_authenticated() {
+                    return Err(crate::error::AppError::Unauthenticated.into());
+                }
+                let _ = integration.set(caller.api_key.is_some());
+                let access = app.policy.access(&caller).await;
+                let _ = signed_in.send((caller.clone(), Arc::clone(&access)));
+                // No cache: a subscription lives long, and every event must see the records as they are.
+                let loaders = loaders::for_request(&app.db, app.limits.loader_delay, false);
+                let mut data = async_graphql::Data::default();
+                data.insert(caller);
+                data.insert(access);
+                data.insert(loaders);
+                Ok(data)
+            })
+            .serve()
+            .await;
+            if changed.load(std::sync::atomic::Ordering::SeqCst) {
+                let close = axum::extract::ws::CloseFrame {
+                    code: 1012,
+                    reason: "your access changed: connect again".into(),
+                };
+                let _ = sink
+                    .send(axum::extract::ws::Message::Close(Some(close)))
+                    .await;
+            }
         })
+}
+
+/// Resolves once the rules give the connection's caller other access than it was given at `connection_init`
+/// (never, if it is never signed in). Watching starts before that access is worked out, so no reload between
+/// the two goes unseen.
+fn access_changes(
+    policy: Arc<Policy>,
+    known: tokio::sync::oneshot::Receiver<(auth::Caller, Arc<Access>)>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut reloads = policy.reloads();
+    async move {
+        let Ok((caller, given)) = known.await else {
+            return std::future::pending().await;
+        };
+        while reloads.changed().await.is_ok() {
+            if policy.access(&caller).await != given {
+                return;
+            }
+        }
+        std::future::pending().await
+    }
 }
 
 /// The public keys that verify our access tokens, for services that accept them.

@@ -1,5 +1,6 @@
 // A subscription over GraphQL-over-WebSocket (graphql-transport-ws), sent by hash like every other document.
-// The cookie signs the upgrade in; the socket reconnects after a drop, and the caller refetches on each event.
+// The cookie signs the upgrade in; the socket reconnects after a drop (at once when the server closed it because
+// the user's access changed), and the caller refetches on each event and after a reconnection.
 import { persisted, type PersistedDocument } from '../../frontend-contract/client/src/index';
 
 export function subscribe<TResult, TVariables>(
@@ -38,12 +39,16 @@ export function subscribe<TResult, TVariables>(
         socket?.send(JSON.stringify({ type: 'pong' }));
       }
     };
-    socket.onclose = () => {
-      if (!closed) {
-        dropped = true;
-        setTimeout(open, retry);
-        retry = Math.min(retry * 2, 10_000);
+    socket.onclose = (e) => {
+      if (closed) return;
+      dropped = true;
+      // 1012: the server ended the connection because what the user may do changed; connect again at once.
+      if (e.code === 1012) {
+        open();
+        return;
       }
+      setTimeout(open, retry);
+      retry = Math.min(retry * 2, 10_000);
     };
   };
   open();

@@ -2,8 +2,9 @@
 //!
 //! Built-in roles get their grants once, when first made, so that an owner's edits stand; permissions added to
 //! the catalog later reach only the owner role. This gives the advisor, mechanic and cashier the file grants a
-//! new shop starts with, but only where the role holds no file permission at all: a role the owner has already
-//! given or taken file rights is theirs and stays as it is.
+//! new shop starts with, but only where the role holds no file permission at all: a role the owner has given
+//! file rights, or taken some of them from, stays as it is. (One that had lost every file right by the owner's
+//! hand since files shipped, the day before, gets them back: the rules keep no record of who removed what.)
 
 use sea_orm_migration::prelude::*;
 

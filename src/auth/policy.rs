@@ -435,9 +435,11 @@ impl Policy {
             .unwrap_or(false)
     }
 
-    /// The roles `subject` holds and where.
+    /// The roles `subject` holds and where, in order: the rules come from the database in no set order, and
+    /// the same holdings must compare equal after a reload.
     pub async fn holdings(&self, subject: &str) -> Vec<Holding> {
-        self.enforcer
+        let mut holdings: Vec<Holding> = self
+            .enforcer
             .read()
             .await
             .get_filtered_grouping_policy(0, vec![subject.to_owned()])
@@ -448,7 +450,9 @@ impl Policy {
                     domain: g.get(2)?.clone(),
                 })
             })
-            .collect()
+            .collect();
+        holdings.sort_by(|a, b| (&a.role, &a.domain).cmp(&(&b.role, &b.domain)));
+        holdings
     }
 
     /// The permissions granted to a role.

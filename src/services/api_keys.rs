@@ -80,13 +80,11 @@ pub async fn revoke(
     access: &Access,
     id: Uuid,
 ) -> AppResult<api_keys::Model> {
+    // Checked before the write transaction, which on SQLite holds the only writer while it lasts. A key's role
+    // never changes.
+    may_wield(policy, access, &live_key(&db.conn, id).await?.role, "id").await?;
     let tx = db.write_tx().await?;
-    let before = api_keys::Entity::find_by_id(id)
-        .filter(api_keys::Column::RevokedAt.is_null())
-        .one(&tx)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    may_wield(policy, access, &before.role, "id").await?;
+    let before = live_key(&tx, id).await?;
     let mut a = before.clone().into_active_model();
     let now = Utc::now();
     a.revoked_at = Set(Some(now));
@@ -104,6 +102,14 @@ pub async fn revoke(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+async fn live_key<C: sea_orm::ConnectionTrait>(conn: &C, id: Uuid) -> AppResult<api_keys::Model> {
+    api_keys::Entity::find_by_id(id)
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// A key acts with its role everywhere, so only someone who holds every permission of that role everywhere

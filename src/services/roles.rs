@@ -652,15 +652,14 @@ pub fn access_changes(
                 if last.is_some() {
                     reloads.changed().await.ok()?;
                 }
-                let now = policy.access(&caller).await;
-                if last.as_ref() == Some(&now) {
-                    continue;
-                }
                 // A subscriber signed out, blocked or revoked since hears nothing more.
                 if !crate::auth::still_valid(&db, &caller).await {
                     return None;
                 }
-                return Some((now.clone(), (reloads, db, policy, caller, Some(now))));
+                let now = policy.access(&caller).await;
+                if last.as_ref() != Some(&now) {
+                    return Some((now.clone(), (reloads, db, policy, caller, Some(now))));
+                }
             }
         },
     )
