@@ -325,7 +325,8 @@ pub struct Policy {
     /// Each subject's access under the rules of a generation: the same caller asks again and again, and
     /// the rules change only when the owner edits them.
     worked_out: Mutex<HashMap<String, (u64, Arc<Access>)>>,
-    /// The generation, for those who follow the rules as they change (the live `myAccessChanged`).
+    /// The generation, for those who follow the rules as they change (`myAccessChanged`, and every WebSocket
+    /// connection, which ends when its user's access changes).
     reloaded: tokio::sync::watch::Sender<u64>,
 }
 

@@ -92,19 +92,10 @@ async fn subscribed(app: &TestApp, token: &str, query: &str, variables: Value) -
     ws
 }
 
-/// A customer with a car, and a location: what a new work order needs.
+/// A new work order's input: a customer with a car, at the shop's first location.
 async fn order_input(app: &TestApp, complaint: &str) -> Value {
-    let d = app
-        .ok("{ customers(first: 20) { edges { node { id vehicles { id } } } } locations { edges { node { id } } } }", json!({}))
-        .await;
-    let c = d["customers"]["edges"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| &e["node"])
-        .find(|c| c["vehicles"][0].is_object())
-        .expect("a customer with a car");
-    json!({ "input": { "customerId": c["id"], "vehicleId": c["vehicles"][0]["id"], "locationId": d["locations"]["edges"][0]["node"]["id"], "complaint": complaint } })
+    let (customer, vehicle, location) = crate::workflow::car(app).await;
+    json!({ "input": { "customerId": customer, "vehicleId": vehicle, "locationId": location, "complaint": complaint } })
 }
 
 /// A service advisor (everywhere) of a seeded shop, watching the live board; returns their id and socket.
@@ -144,28 +135,14 @@ async fn the_board_hears_of_a_change_at_once_and_another_locations_staff_do_not(
         .staff_with_role("far@shop.test", "service_advisor", Some(&elsewhere))
         .await;
 
-    let mut owner = connect(&app, Some(&app.owner_token)).await;
-    assert_eq!(
-        next(&mut owner, Duration::from_secs(5))
-            .await
-            .map(|m| m["type"].clone()),
-        Some(json!("connection_ack"))
-    );
-    send(&mut owner, json!({ "id": "1", "type": "subscribe", "payload": { "query": board(), "variables": { "locationId": here } } })).await;
-    let mut far = connect(&app, Some(&other_staff)).await;
-    assert_eq!(
-        next(&mut far, Duration::from_secs(5))
-            .await
-            .map(|m| m["type"].clone()),
-        Some(json!("connection_ack"))
-    );
-    send(
-        &mut far,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": board() } }),
+    let mut owner = subscribed(
+        &app,
+        &app.owner_token,
+        &board(),
+        json!({ "locationId": here }),
     )
     .await;
-    // Let both subscriptions start before the change.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut far = subscribed(&app, &other_staff, &board(), json!({})).await;
 
     let made = app
         .ok(

@@ -39,7 +39,7 @@ fn done<'a>(body: &'a Value, field: &str) -> &'a Value {
 }
 
 /// A customer with a vehicle, at the shop's first location.
-async fn car(app: &TestApp) -> (Value, Value, Value) {
+pub async fn car(app: &TestApp) -> (Value, Value, Value) {
     let d = app
         .ok(
             "{ customers(first: 20) { edges { node { id vehicles { id } } } } locations { edges { node { id } } } }",
