@@ -260,17 +260,7 @@ async fn development_mode_serves_the_bundled_explorer_on_get_with_nothing_from_a
             "the explorer loads nothing from {outside}: {page}"
         );
     }
-    let script = page
-        .split("src=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a bundled script");
-    let js = app
-        .client
-        .get(app.url(script))
-        .send()
-        .await
-        .expect("script");
+    let (_, js) = first_script(&app, &page).await;
     assert_eq!(js.status(), 200);
     assert!(js.text().await.expect("js").contains("graphiql"));
 }
@@ -294,18 +284,8 @@ async fn the_console_is_served_at_the_root_with_a_strict_content_security_policy
         "{csp}"
     );
     let page = res.text().await.expect("html");
-    let script = page
-        .split("src=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the console's script");
+    let (script, js) = first_script(&app, &page).await;
     assert!(script.starts_with("/assets/"), "{script}");
-    let js = app
-        .client
-        .get(app.url(script))
-        .send()
-        .await
-        .expect("script");
     assert_eq!(js.status(), 200);
     assert!(header(&js, "content-type").contains("javascript"));
     assert!(header(&js, "cache-control").contains("immutable"));
@@ -380,4 +360,21 @@ async fn with_redis_down_each_replica_limits_on_its_own_and_keeps_serving() {
         .await
         .expect("healthz");
     assert_eq!(health.status(), 200);
+}
+
+/// The first script a page names, and the app's answer for it.
+async fn first_script(app: &TestApp, page: &str) -> (String, reqwest::Response) {
+    let script = page
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page names a script")
+        .to_owned();
+    let res = app
+        .client
+        .get(app.url(&script))
+        .send()
+        .await
+        .expect("script");
+    (script, res)
 }
