@@ -541,7 +541,7 @@ async fn graphql_ws(
     // checked against it: when a change of the rules changes it, the connection ends (close code 1012, "service
     // restart": connect again) and the client's next `connection_init` works it out afresh.
     let (signed_in, access_known) = tokio::sync::oneshot::channel::<(auth::Caller, Arc<Access>)>();
-    let access_changed = access_changes(Arc::clone(&s.app.policy), access_known);
+    let access_changed = access_differs(s.app.db.clone(), Arc::clone(&s.app.policy), access_known);
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
@@ -606,25 +606,27 @@ async fn graphql_ws(
         })
 }
 
-/// Resolves once the rules give the connection's caller other access than it was given at `connection_init`
-/// (never, if it is never signed in). Watching starts before that access is worked out, so no reload between
-/// the two goes unseen.
-fn access_changes(
+/// Resolves once the rules give the connection's caller other access than it was given at `connection_init`:
+/// the first access the caller's stream of changes reports that differs. Never, if they never sign in, or once
+/// their session ends (its subscriptions end on their own then).
+async fn access_differs(
+    db: Db,
     policy: Arc<Policy>,
     known: tokio::sync::oneshot::Receiver<(auth::Caller, Arc<Access>)>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let mut reloads = policy.reloads();
-    async move {
-        let Ok((caller, given)) = known.await else {
-            return std::future::pending().await;
-        };
-        while reloads.changed().await.is_ok() {
-            if policy.access(&caller).await != given {
-                return;
-            }
+) {
+    use futures_util::StreamExt as _;
+    let Ok((caller, given)) = known.await else {
+        return std::future::pending().await;
+    };
+    // It starts with the access as it is now, so a change between `connection_init` and here is seen.
+    let accesses = crate::services::roles::access_changes(db, policy, caller);
+    futures_util::pin_mut!(accesses);
+    while let Some(now) = accesses.next().await {
+        if now != given {
+            return;
         }
-        std::future::pending().await
     }
+    std::future::pending().await
 }
 
 /// The public keys that verify our access tokens, for services that accept them.
